@@ -1,0 +1,46 @@
+# moonkv — build, run, test, benchmark.
+#
+#   make run     build release and start a primary on configs/moonkv.conf
+#   make test    install missing Debian packages, lint, run every test
+#   make bench   redis-benchmark against moonkv and redis-server side by side
+
+CARGO ?= cargo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+REDIS_PKGS := redis-server redis-tools redis-sentinel
+
+.PHONY: all build run deps lint test bench clean
+
+all: build
+
+build:
+	$(CARGO) build --release
+
+run: build
+	mkdir -p data
+	./target/release/moonkv configs/moonkv.conf
+
+# Debian packages the tests compare against (real redis-server, redis-cli,
+# redis-benchmark, redis-sentinel). Installed only when missing.
+deps:
+	@missing=""; for p in $(REDIS_PKGS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	@# The packaged redis-server service is not needed (tests start their own).
+	@-$(SUDO) service redis-server stop >/dev/null 2>&1 || true
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --release --all-targets -- -D warnings
+
+test: deps lint
+	$(CARGO) test --release -- --test-threads=2
+
+bench: deps build
+	./scripts/bench.sh
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: moonkv vs the installed redis-server, same flags, same
+# machine, alternating runs, median of ROUNDS rounds. Prints ops/s and the ratio
+# moonkv/redis, then memory after DEBUG POPULATE 1000000.
+#
+#   ROUNDS=3 N=200000 ./scripts/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-3}
+N=${N:-200000}
+POPULATE=${POPULATE:-1000000}
+MOONKV=./target/release/moonkv
+REDIS=$(command -v redis-server)
+BENCH=$(command -v redis-benchmark)
+CLI=$(command -v redis-cli)
+TMP=$(mktemp -d)
+trap 'kill $MPID $RPID 2>/dev/null || true; rm -rf "$TMP"' EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+FLAGS=(--bind 127.0.0.1 --save "" --appendonly no --protected-mode no --enable-debug-command yes)
+MPORT=$(free_port); RPORT=$(free_port)
+mkdir -p "$TMP/m" "$TMP/r"
+$MOONKV --port "$MPORT" --dir "$TMP/m" "${FLAGS[@]}" >"$TMP/moonkv.log" 2>&1 & MPID=$!
+$REDIS --port "$RPORT" --dir "$TMP/r" "${FLAGS[@]}" >"$TMP/redis.log" 2>&1 & RPID=$!
+for p in "$MPORT" "$RPORT"; do
+  for _ in $(seq 1 500); do $CLI -p "$p" ping >/dev/null 2>&1 && break; sleep 0.02; done
+  $CLI -p "$p" ping >/dev/null || { echo "server on $p did not start"; exit 1; }
+done
+
+declare -A RESULTS
+run_one() { # server port pipeline
+  local name=$1 port=$2 pipe=$3
+  $CLI -p "$port" flushall >/dev/null
+  $BENCH -p "$port" -c 50 -P "$pipe" -n "$N" -t set,get,incr,mset --csv 2>/dev/null |
+    tail -n +2 | tr -d '"' | while IFS=, read -r test rps _; do echo "$test $rps"; done >"$TMP/out"
+  while read -r test rps; do
+    RESULTS["$name|$pipe|$test"]+="$rps "
+  done <"$TMP/out"
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+  for pipe in 1 32; do
+    run_one moonkv "$MPORT" "$pipe"
+    run_one redis "$RPORT" "$pipe"
+  done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+
+echo "redis-benchmark -c 50 -n $N, median of $ROUNDS alternating rounds ($(nproc) cores)"
+printf "%-28s %14s %14s %8s\n" "test" "moonkv ops/s" "redis ops/s" "ratio"
+for pipe in 1 32; do
+  for test in SET GET INCR "MSET (10 keys)"; do
+    m=$(echo "${RESULTS["moonkv|$pipe|$test"]:-}" | median)
+    r=$(echo "${RESULTS["redis|$pipe|$test"]:-}" | median)
+    ratio=$(awk -v m="$m" -v r="$r" 'BEGIN { if (r > 0) printf "%.2f", m / r; else print "n/a" }')
+    printf "%-28s %14s %14s %8s\n" "$test -P $pipe" "$m" "$r" "$ratio"
+  done
+done
+
+mem() { $CLI -p "$1" info memory | tr -d '\r' | awk -F: -v k="$2" '$1 == k { print $2 }'; }
+echo
+echo "memory after DEBUG POPULATE $POPULATE"
+printf "%-28s %14s %14s %8s\n" "figure" "moonkv" "redis" "ratio"
+for p in "$MPORT" "$RPORT"; do $CLI -p "$p" flushall >/dev/null; done
+mbase=$(mem "$MPORT" used_memory); rbase=$(mem "$RPORT" used_memory)
+for p in "$MPORT" "$RPORT"; do $CLI -p "$p" debug populate "$POPULATE" >/dev/null; done
+for field in used_memory used_memory_rss; do
+  m=$(mem "$MPORT" $field); r=$(mem "$RPORT" $field)
+  printf "%-28s %14s %14s %8s\n" "$field" "$m" "$r" "$(awk -v m="$m" -v r="$r" 'BEGIN { printf "%.2f", m / r }')"
+done
+m=$(( ($(mem "$MPORT" used_memory) - mbase) / POPULATE )); r=$(( ($(mem "$RPORT" used_memory) - rbase) / POPULATE ))
+printf "%-28s %14s %14s %8s\n" "bytes per key (used_memory)" "$m" "$r" "$(awk -v m="$m" -v r="$r" 'BEGIN { printf "%.2f", m / r }')"

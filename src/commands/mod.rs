@@ -1,0 +1,14 @@
+//! Commands: the one command table (`table`), the typed argument cursor (`args`), the
+//! error type (`error`), and one file per family with its table rows next to its
+//! handlers. Handlers return `Result<Reply, CommandError>` and never touch sockets.
+
+pub mod args;
+pub mod bits;
+pub mod connection;
+pub mod error;
+pub mod keys;
+pub mod server;
+pub mod strings;
+pub mod table;
+
+pub use error::{CmdResult, CommandError};

@@ -1,0 +1,489 @@
+//! `Dict`: the keyspace hash table, shaped like Redis's `dict.c` because three Redis
+//! guarantees depend on that shape:
+//!
+//! * SCAN with a reverse-binary cursor returns every element present for the whole
+//!   iteration at least once, also when the table grows or shrinks between calls;
+//! * rehashing is incremental (two tables, a bucket cursor moved a few steps per write
+//!   and for ~1 ms per cron tick), so growing a million-key table causes no latency spike;
+//! * a fair-ish random element (RANDOMKEY, eviction samples) is O(1) on average.
+//!
+//! Chained buckets of boxed nodes; power-of-two table sizes.
+
+use super::sbuf::SBuf;
+
+struct Node<V> {
+    key: SBuf,
+    val: V,
+    next: Option<Box<Node<V>>>,
+}
+
+struct Table<V> {
+    buckets: Vec<Option<Box<Node<V>>>>,
+    used: usize,
+}
+
+impl<V> Table<V> {
+    fn empty() -> Self {
+        Table { buckets: Vec::new(), used: 0 }
+    }
+    fn with_size(n: usize) -> Self {
+        let mut buckets = Vec::with_capacity(n);
+        buckets.resize_with(n, || None);
+        Table { buckets, used: 0 }
+    }
+    fn mask(&self) -> usize {
+        self.buckets.len().wrapping_sub(1)
+    }
+}
+
+/// Initial table size, as in Redis.
+const INITIAL_SIZE: usize = 4;
+/// Shrink when fewer than 1/MIN_FILL of the buckets are used.
+const MIN_FILL: usize = 10;
+
+/// A hash table from byte-string keys to `V` with incremental rehashing and a
+/// resize-safe scan cursor.
+pub struct Dict<V> {
+    ht: [Table<V>; 2],
+    /// Next bucket of `ht[0]` to move to `ht[1]`; `None` when not rehashing.
+    rehash_idx: Option<usize>,
+    hasher: ahash::RandomState,
+}
+
+impl<V> Default for Dict<V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn rev(v: usize) -> usize {
+    v.reverse_bits()
+}
+
+impl<V> Dict<V> {
+    /// An empty dictionary (allocates on first insert).
+    pub fn new() -> Self {
+        Dict { ht: [Table::empty(), Table::empty()], rehash_idx: None, hasher: ahash::RandomState::new() }
+    }
+
+    fn hash(&self, key: &[u8]) -> usize {
+        self.hasher.hash_one(key) as usize
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.ht[0].used + self.ht[1].used
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Total buckets in both tables (for memory accounting and DEBUG HTSTATS).
+    pub fn buckets(&self) -> usize {
+        self.ht[0].buckets.len() + self.ht[1].buckets.len()
+    }
+
+    /// True while an incremental rehash is in progress.
+    pub fn is_rehashing(&self) -> bool {
+        self.rehash_idx.is_some()
+    }
+
+    /// Removes everything.
+    pub fn clear(&mut self) {
+        self.free_chains();
+        self.ht = [Table::empty(), Table::empty()];
+        self.rehash_idx = None;
+    }
+
+    fn find_node(&self, key: &[u8]) -> Option<&Node<V>> {
+        if self.len() == 0 {
+            return None;
+        }
+        let h = self.hash(key);
+        for t in 0..2 {
+            let table = &self.ht[t];
+            if !table.buckets.is_empty() {
+                let mut cur = table.buckets[h & table.mask()].as_deref();
+                while let Some(n) = cur {
+                    if n.key.as_bytes() == key {
+                        return Some(n);
+                    }
+                    cur = n.next.as_deref();
+                }
+            }
+            if self.rehash_idx.is_none() {
+                break;
+            }
+        }
+        None
+    }
+
+    /// Looks a key up.
+    pub fn get(&self, key: &[u8]) -> Option<&V> {
+        self.find_node(key).map(|n| &n.val)
+    }
+
+    /// Looks a key up and returns the stored key too.
+    pub fn get_key_value(&self, key: &[u8]) -> Option<(&SBuf, &V)> {
+        self.find_node(key).map(|n| (&n.key, &n.val))
+    }
+
+    /// Looks a key up for modification.
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
+        if self.len() == 0 {
+            return None;
+        }
+        let h = self.hash(key);
+        let rehashing = self.rehash_idx.is_some();
+        for table in self.ht.iter_mut() {
+            if !table.buckets.is_empty() {
+                let mask = table.mask();
+                let mut cur = table.buckets[h & mask].as_deref_mut();
+                while let Some(n) = cur {
+                    if n.key.as_bytes() == key {
+                        return Some(&mut n.val);
+                    }
+                    cur = n.next.as_deref_mut();
+                }
+            }
+            if !rehashing {
+                break;
+            }
+        }
+        None
+    }
+
+    /// True when the key is present.
+    pub fn contains_key(&self, key: &[u8]) -> bool {
+        self.find_node(key).is_some()
+    }
+
+    /// Inserts or replaces; returns the previous value.
+    pub fn insert(&mut self, key: SBuf, val: V) -> Option<V> {
+        self.rehash_step();
+        if let Some(slot) = self.get_mut(key.as_bytes()) {
+            return Some(std::mem::replace(slot, val));
+        }
+        self.expand_if_needed();
+        let h = self.hash(key.as_bytes());
+        // New keys go to the new table while rehashing, so ht[0] only shrinks.
+        let t = if self.rehash_idx.is_some() { 1 } else { 0 };
+        let table = &mut self.ht[t];
+        let idx = h & table.mask();
+        let next = table.buckets[idx].take();
+        table.buckets[idx] = Some(Box::new(Node { key, val, next }));
+        table.used += 1;
+        None
+    }
+
+    /// Removes a key; returns the stored key and value.
+    pub fn remove(&mut self, key: &[u8]) -> Option<(SBuf, V)> {
+        if self.len() == 0 {
+            return None;
+        }
+        self.rehash_step();
+        let h = self.hash(key);
+        let rehashing = self.rehash_idx.is_some();
+        for table in self.ht.iter_mut() {
+            if !table.buckets.is_empty() {
+                let idx = h & table.mask();
+                let mut link = &mut table.buckets[idx];
+                loop {
+                    match link {
+                        None => break,
+                        Some(n) if n.key.as_bytes() == key => {
+                            let mut node = link.take().expect("matched Some above");
+                            *link = node.next.take();
+                            table.used -= 1;
+                            return Some((node.key, node.val));
+                        }
+                        Some(n) => link = &mut n.next,
+                    }
+                }
+            }
+            if !rehashing {
+                break;
+            }
+        }
+        None
+    }
+
+    fn expand_if_needed(&mut self) {
+        if self.rehash_idx.is_some() {
+            return;
+        }
+        if self.ht[0].buckets.is_empty() {
+            self.ht[0] = Table::with_size(INITIAL_SIZE);
+            return;
+        }
+        if self.ht[0].used >= self.ht[0].buckets.len() {
+            self.start_resize((self.ht[0].used + 1).next_power_of_two());
+        }
+    }
+
+    fn start_resize(&mut self, size: usize) {
+        let size = size.max(INITIAL_SIZE);
+        if self.rehash_idx.is_some() || size == self.ht[0].buckets.len() {
+            return;
+        }
+        self.ht[1] = Table::with_size(size);
+        self.rehash_idx = Some(0);
+    }
+
+    /// Starts shrinking the table when it is mostly empty (called from the cron, as
+    /// Redis's `tryResizeHashTables`).
+    pub fn shrink_if_needed(&mut self) {
+        let size = self.ht[0].buckets.len();
+        if self.rehash_idx.is_none()
+            && size > INITIAL_SIZE
+            && self.ht[0].used * 100 / size < 100 / MIN_FILL
+        {
+            self.start_resize(self.ht[0].used.next_power_of_two());
+        }
+    }
+
+    /// Moves up to `n` buckets (visiting at most 10n empty ones) from the old table
+    /// to the new. Returns true while more work remains.
+    pub fn rehash(&mut self, n: usize) -> bool {
+        let Some(mut idx) = self.rehash_idx else { return false };
+        let mut empty_visits = n * 10;
+        let mut n = n;
+        while n > 0 && self.ht[0].used > 0 {
+            while self.ht[0].buckets[idx].is_none() {
+                idx += 1;
+                empty_visits -= 1;
+                if empty_visits == 0 {
+                    self.rehash_idx = Some(idx);
+                    return true;
+                }
+            }
+            let mut chain = self.ht[0].buckets[idx].take();
+            let mask = self.ht[1].mask();
+            while let Some(mut node) = chain {
+                chain = node.next.take();
+                let h = self.hasher.hash_one(node.key.as_bytes()) as usize & mask;
+                node.next = self.ht[1].buckets[h].take();
+                self.ht[1].buckets[h] = Some(node);
+                self.ht[0].used -= 1;
+                self.ht[1].used += 1;
+            }
+            idx += 1;
+            n -= 1;
+        }
+        if self.ht[0].used == 0 {
+            self.ht[0] = std::mem::replace(&mut self.ht[1], Table::empty());
+            self.rehash_idx = None;
+            return false;
+        }
+        self.rehash_idx = Some(idx);
+        true
+    }
+
+    fn rehash_step(&mut self) {
+        if self.rehash_idx.is_some() {
+            self.rehash(1);
+        }
+    }
+
+    /// Rehashes in steps of 100 buckets until done or `budget` has elapsed.
+    pub fn rehash_for(&mut self, budget: std::time::Duration) {
+        let start = std::time::Instant::now();
+        while self.rehash(100) {
+            if start.elapsed() >= budget {
+                break;
+            }
+        }
+    }
+
+    fn visit_bucket(table: &Table<V>, idx: usize, f: &mut impl FnMut(&SBuf, &V)) {
+        let mut cur = table.buckets[idx].as_deref();
+        while let Some(n) = cur {
+            f(&n.key, &n.val);
+            cur = n.next.as_deref();
+        }
+    }
+
+    /// Visits the bucket(s) at `cursor` and returns the next cursor (0 when the
+    /// iteration is complete). Redis's `dictScan`: every element present for the
+    /// whole iteration is visited at least once, even across resizes.
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&SBuf, &V)) -> u64 {
+        if self.len() == 0 {
+            return 0;
+        }
+        let mut v = cursor as usize;
+        if self.rehash_idx.is_none() {
+            let t0 = &self.ht[0];
+            let m0 = t0.mask();
+            Self::visit_bucket(t0, v & m0, &mut f);
+            v |= !m0;
+            v = rev(rev(v).wrapping_add(1));
+        } else {
+            let (small, large) = if self.ht[0].buckets.len() <= self.ht[1].buckets.len() {
+                (&self.ht[0], &self.ht[1])
+            } else {
+                (&self.ht[1], &self.ht[0])
+            };
+            let m0 = small.mask();
+            let m1 = large.mask();
+            Self::visit_bucket(small, v & m0, &mut f);
+            loop {
+                Self::visit_bucket(large, v & m1, &mut f);
+                v |= !m1;
+                v = rev(rev(v).wrapping_add(1));
+                if v & (m0 ^ m1) == 0 {
+                    break;
+                }
+            }
+        }
+        v as u64
+    }
+
+    /// A random element, or `None` when empty. Like Redis: a random non-empty bucket,
+    /// then a random element of its chain.
+    pub fn random(&self, rng: &mut impl rand::Rng) -> Option<(&SBuf, &V)> {
+        if self.len() == 0 {
+            return None;
+        }
+        let total = self.ht[0].buckets.len() + self.ht[1].buckets.len();
+        loop {
+            let (table, idx) = if let Some(ri) = self.rehash_idx {
+                // Buckets below rehash_idx in ht[0] are known empty.
+                let i = rng.gen_range(ri..total);
+                if i < self.ht[0].buckets.len() {
+                    (&self.ht[0], i)
+                } else {
+                    (&self.ht[1], i - self.ht[0].buckets.len())
+                }
+            } else {
+                (&self.ht[0], rng.gen_range(0..self.ht[0].buckets.len()))
+            };
+            if let Some(head) = table.buckets[idx].as_deref() {
+                let mut len = 0;
+                let mut cur = Some(head);
+                while let Some(n) = cur {
+                    len += 1;
+                    cur = n.next.as_deref();
+                }
+                let mut pick = rng.gen_range(0..len);
+                let mut cur = head;
+                while pick > 0 {
+                    cur = cur.next.as_deref().expect("pick < chain length");
+                    pick -= 1;
+                }
+                return Some((&cur.key, &cur.val));
+            }
+        }
+    }
+
+    /// Iterates over all elements (no particular order).
+    pub fn iter(&self) -> impl Iterator<Item = (&SBuf, &V)> {
+        self.ht.iter().flat_map(|t| {
+            t.buckets.iter().flat_map(|b| {
+                let mut cur = b.as_deref();
+                std::iter::from_fn(move || {
+                    let n = cur?;
+                    cur = n.next.as_deref();
+                    Some((&n.key, &n.val))
+                })
+            })
+        })
+    }
+}
+
+impl<V> Dict<V> {
+    /// Unlinks every chain iteratively so a long chain cannot overflow the stack.
+    fn free_chains(&mut self) {
+        for t in self.ht.iter_mut() {
+            for b in t.buckets.iter_mut() {
+                let mut cur = b.take();
+                while let Some(mut n) = cur {
+                    cur = n.next.take();
+                }
+            }
+        }
+    }
+}
+
+impl<V> Drop for Dict<V> {
+    fn drop(&mut self) {
+        self.free_chains();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn key(i: usize) -> SBuf {
+        SBuf::from_slice(format!("key:{i}").as_bytes())
+    }
+
+    #[test]
+    fn insert_get_remove() {
+        let mut d = Dict::new();
+        for i in 0..10_000 {
+            assert!(d.insert(key(i), i).is_none());
+        }
+        assert_eq!(d.len(), 10_000);
+        for i in 0..10_000 {
+            assert_eq!(d.get(&key(i)), Some(&i));
+        }
+        assert_eq!(d.insert(key(5), 55), Some(5));
+        for i in 0..10_000 {
+            assert!(d.remove(&key(i)).is_some());
+        }
+        assert!(d.is_empty());
+    }
+
+    #[test]
+    fn scan_guarantee_across_resizes() {
+        let mut d = Dict::new();
+        for i in 0..1000 {
+            d.insert(key(i), i);
+        }
+        let mut seen = HashSet::new();
+        let mut cursor = 0;
+        let mut round = 0;
+        loop {
+            cursor = d.scan(cursor, |_, v| {
+                seen.insert(*v);
+            });
+            round += 1;
+            // Grow mid-iteration, then shrink: keys 0..1000 stay throughout.
+            if round == 10 {
+                for i in 1000..5000 {
+                    d.insert(key(i), i);
+                }
+            }
+            if round == 40 {
+                for i in 1000..5000 {
+                    d.remove(&key(i));
+                }
+                d.shrink_if_needed();
+            }
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..1000 {
+            assert!(seen.contains(&i), "key {i} missed");
+        }
+    }
+
+    #[test]
+    fn random_returns_members() {
+        let mut d = Dict::new();
+        let mut rng = rand::thread_rng();
+        assert!(d.random(&mut rng).is_none());
+        for i in 0..100 {
+            d.insert(key(i), i);
+        }
+        for _ in 0..100 {
+            let (_, v) = d.random(&mut rng).unwrap();
+            assert!(*v < 100);
+        }
+    }
+}

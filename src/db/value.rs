@@ -1,0 +1,148 @@
+//! Values stored under keys. Strings keep Redis's three encodings (`int`, `embstr`,
+//! `raw`) because OBJECT ENCODING reports them and they decide memory use; later data
+//! types join the `Value` enum.
+
+use super::sbuf::SBuf;
+use crate::util::num::parse_i64;
+
+/// Longest string stored with the `embstr` encoding (Redis's
+/// `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
+pub const EMBSTR_LIMIT: usize = 44;
+
+/// A string value.
+#[derive(Clone, Debug)]
+pub enum RStr {
+    /// A string that is the canonical text of an i64 (`int` encoding).
+    Int(i64),
+    /// An immutable short string as created by SET (`embstr`).
+    Emb(SBuf),
+    /// A modifiable string (`raw`): long, or changed in place by APPEND/SETRANGE/SETBIT.
+    Raw(Vec<u8>),
+}
+
+impl RStr {
+    /// The encoding Redis's `tryObjectEncoding` would choose for a new string.
+    pub fn new(b: &[u8]) -> RStr {
+        if b.len() <= 20 {
+            if let Some(n) = parse_i64(b) {
+                return RStr::Int(n);
+            }
+        }
+        if b.len() <= EMBSTR_LIMIT {
+            RStr::Emb(SBuf::from_slice(b))
+        } else {
+            RStr::Raw(b.to_vec())
+        }
+    }
+
+    /// The string's bytes (integers are formatted).
+    pub fn to_bytes(&self) -> std::borrow::Cow<'_, [u8]> {
+        match self {
+            RStr::Int(n) => std::borrow::Cow::Owned(itoa::Buffer::new().format(*n).as_bytes().to_vec()),
+            RStr::Emb(s) => std::borrow::Cow::Borrowed(s.as_bytes()),
+            RStr::Raw(v) => std::borrow::Cow::Borrowed(v),
+        }
+    }
+
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            RStr::Int(n) => itoa::Buffer::new().format(*n).len(),
+            RStr::Emb(s) => s.len(),
+            RStr::Raw(v) => v.len(),
+        }
+    }
+
+    /// True for the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Converts to the `raw` encoding and returns the bytes for in-place change.
+    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+        if !matches!(self, RStr::Raw(_)) {
+            *self = RStr::Raw(self.to_bytes().into_owned());
+        }
+        match self {
+            RStr::Raw(v) => v,
+            _ => unreachable!("converted to Raw just above"),
+        }
+    }
+
+    /// The integer value, if the string is a valid Redis integer.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            RStr::Int(n) => Some(*n),
+            RStr::Emb(s) => parse_i64(s),
+            RStr::Raw(v) => parse_i64(v),
+        }
+    }
+
+    /// OBJECT ENCODING name.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            RStr::Int(_) => "int",
+            RStr::Emb(_) => "embstr",
+            RStr::Raw(_) => "raw",
+        }
+    }
+
+    /// Approximate bytes used, for MEMORY USAGE.
+    pub fn heap_size(&self) -> usize {
+        match self {
+            RStr::Int(_) => 0,
+            RStr::Emb(s) => s.heap_size(),
+            RStr::Raw(v) => v.capacity(),
+        }
+    }
+}
+
+/// A value stored under a key.
+#[derive(Clone, Debug)]
+pub enum Value {
+    Str(RStr),
+}
+
+impl Value {
+    /// A new string value with Redis's encoding choice.
+    pub fn string(b: &[u8]) -> Value {
+        Value::Str(RStr::new(b))
+    }
+
+    /// TYPE name.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    /// OBJECT ENCODING name.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => s.encoding(),
+        }
+    }
+
+    /// Approximate heap bytes, for MEMORY USAGE.
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Str(s) => s.heap_size(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn encodings() {
+        assert_eq!(RStr::new(b"123").encoding(), "int");
+        assert_eq!(RStr::new(b"0123").encoding(), "embstr");
+        assert_eq!(RStr::new(&[b'a'; 44]).encoding(), "embstr");
+        assert_eq!(RStr::new(&[b'a'; 45]).encoding(), "raw");
+        let mut s = RStr::new(b"12");
+        s.make_raw().push(b'3');
+        assert_eq!(s.to_bytes().as_ref(), b"123");
+        assert_eq!(s.encoding(), "raw");
+    }
+}

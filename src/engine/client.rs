@@ -1,0 +1,146 @@
+//! Per-connection state that commands read and change (selected db, protocol, name,
+//! auth, reply mode, flags) and the handle other tasks use to reach a connection
+//! (kill it, push MONITOR lines). The socket itself stays in the connection task.
+
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{mpsc, Notify};
+
+/// CLIENT REPLY mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Set by CLIENT REPLY SKIP: no reply for it, nor for the next command.
+    SkipNext,
+}
+
+/// Ways to reach a connection task from elsewhere.
+#[derive(Debug, Clone)]
+pub struct ClientHandle {
+    /// Notified when the client is killed (CLIENT KILL, timeout, maxclients, shutdown).
+    pub kill: Arc<Notify>,
+    /// Out-of-band output (MONITOR lines; pub/sub messages later).
+    pub push: mpsc::UnboundedSender<Bytes>,
+}
+
+/// Client flags shown in CLIENT LIST and used by the gate.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientFlags {
+    pub monitor: bool,
+    pub no_evict: bool,
+    pub no_touch: bool,
+    pub close_after_reply: bool,
+    pub killed: bool,
+}
+
+/// State of one client connection.
+#[derive(Debug)]
+pub struct Client {
+    pub id: u64,
+    /// `ip:port` of the peer.
+    pub addr: String,
+    /// `ip:port` of our side.
+    pub laddr: String,
+    pub fd: i32,
+    pub name: Option<Bytes>,
+    pub db: usize,
+    /// Protocol version: 2 or 3.
+    pub resp: u8,
+    pub authenticated: bool,
+    pub created: Instant,
+    pub last_interaction: Instant,
+    /// Name of the last command (CLIENT LIST `cmd=`).
+    pub last_cmd: &'static str,
+    pub reply_mode: ReplyMode,
+    /// The reply of the command being executed is dropped (after CLIENT REPLY SKIP).
+    pub skip_reply: bool,
+    pub flags: ClientFlags,
+    pub handle: ClientHandle,
+    /// Bytes in the query buffer / pending output, refreshed by the connection task.
+    pub qbuf: usize,
+    pub qbuf_free: usize,
+    pub omem: usize,
+    pub net_in: u64,
+    pub net_out: u64,
+    pub commands: u64,
+}
+
+impl Client {
+    /// A new client in db 0, RESP2, authenticated when no password is required.
+    pub fn new(id: u64, addr: String, laddr: String, fd: i32, authenticated: bool, handle: ClientHandle) -> Client {
+        let now = Instant::now();
+        Client {
+            id,
+            addr,
+            laddr,
+            fd,
+            name: None,
+            db: 0,
+            resp: 2,
+            authenticated,
+            created: now,
+            last_interaction: now,
+            last_cmd: "NULL",
+            reply_mode: ReplyMode::On,
+            skip_reply: false,
+            flags: ClientFlags::default(),
+            handle,
+            qbuf: 0,
+            qbuf_free: 0,
+            omem: 0,
+            net_in: 0,
+            net_out: 0,
+            commands: 0,
+        }
+    }
+
+    /// The `flags=` field of CLIENT LIST.
+    pub fn flag_string(&self) -> String {
+        let mut s = String::new();
+        if self.flags.monitor {
+            s.push('O');
+        }
+        if self.flags.close_after_reply {
+            s.push('c');
+        }
+        if self.flags.no_evict {
+            s.push('e');
+        }
+        if self.flags.no_touch {
+            s.push('T');
+        }
+        if s.is_empty() {
+            s.push('N');
+        }
+        s
+    }
+
+    /// One line of CLIENT LIST / CLIENT INFO, in Redis 7.0's field order.
+    pub fn info_line(&self, now: Instant) -> String {
+        let name = self.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
+        let events = if self.omem > 0 { "rw" } else { "r" };
+        format!(
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events={} cmd={} user=default redir=-1 resp={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.fd,
+            name,
+            now.duration_since(self.created).as_secs(),
+            now.duration_since(self.last_interaction).as_secs(),
+            self.flag_string(),
+            self.db,
+            self.qbuf,
+            self.qbuf_free,
+            self.qbuf + self.qbuf_free,
+            self.qbuf,
+            self.omem,
+            self.qbuf + self.qbuf_free + self.omem + std::mem::size_of::<Client>(),
+            events,
+            self.last_cmd,
+            self.resp
+        )
+    }
+}

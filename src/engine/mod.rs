@@ -1,0 +1,434 @@
+//! The `Engine`: everything behind the one lock (DESIGN.md "Engine behind one lock"):
+//! the databases, the clients' state, stats, slowlog, monitors, configuration.
+//!
+//! `execute` is the one gate every command passes (clients now; scripts and the
+//! primary link later): lookup, arity, authentication, pause, then the handler, then
+//! stats, slowlog and MONITOR feed. Handlers get a `Ctx` and return a `Reply`; they
+//! never touch sockets. Lazy expiry and keyspace statistics live in `Ctx`'s lookups
+//! so every handler gets them without thinking about it.
+
+pub mod client;
+pub mod expire;
+pub mod lfu;
+pub mod stats;
+
+use crate::commands::error::CommandError;
+use crate::commands::table::{CommandSpec, CommandTable};
+use crate::config::Config;
+use crate::db::keyspace::Entry;
+use crate::db::{Db, Value};
+use crate::protocol::Reply;
+use bytes::Bytes;
+pub use client::{Client, ClientHandle, ReplyMode};
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use stats::{SlowLog, Stats};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Notify;
+
+/// CLIENT PAUSE state.
+#[derive(Debug, Clone, Copy)]
+pub struct Pause {
+    pub until: Instant,
+    /// `ALL` pauses every command; `WRITE` only writes (and may-replicate ones).
+    pub all: bool,
+}
+
+/// A SHUTDOWN request, carried out by the server loop.
+#[derive(Debug, Clone, Copy)]
+pub struct ShutdownRequest {
+    pub save: bool,
+}
+
+/// Signals from the engine to the server's tasks.
+#[derive(Debug, Default)]
+pub struct Events {
+    /// Notified when a SHUTDOWN was requested.
+    pub shutdown: Notify,
+    /// Notified when clients are unpaused.
+    pub unpause: Notify,
+}
+
+/// The whole server state behind the lock.
+pub struct Engine {
+    pub config: Config,
+    pub dbs: Vec<Db>,
+    /// Clients not currently executing (the executing one is lent to `Ctx`).
+    pub clients: BTreeMap<u64, Client>,
+    pub next_client_id: u64,
+    pub stats: Stats,
+    pub slowlog: SlowLog,
+    /// Ids of clients in MONITOR mode.
+    pub monitors: Vec<u64>,
+    pub run_id: String,
+    /// Replication id of this node's history (INFO replication `master_replid`).
+    pub replid: String,
+    pub started: Instant,
+    pub started_unix_ms: i64,
+    /// Writes since the last save (rdb_changes_since_last_save).
+    pub dirty: u64,
+    pub active_expire_enabled: bool,
+    pub pause: Option<Pause>,
+    pub shutdown: Option<ShutdownRequest>,
+    pub rng: SmallRng,
+    /// The actual TCP port (INFO server `tcp_port`).
+    pub tcp_port: u16,
+    pub executable: String,
+    /// Highest `used_memory` seen by the cron (INFO `used_memory_peak`).
+    pub mem_peak: u64,
+    pub events: Arc<Events>,
+}
+
+/// What the gate did with a command.
+#[derive(Debug)]
+pub enum Exec {
+    /// The command ran (or was refused); send this reply.
+    Reply(Reply),
+    /// Clients are paused for this command: retry after the pause ends.
+    Paused(Instant),
+}
+
+fn random_hex(rng: &mut impl rand::Rng, n: usize) -> String {
+    (0..n).map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0')).collect()
+}
+
+impl Engine {
+    /// A fresh engine for `config`.
+    pub fn new(config: Config) -> Engine {
+        let mut rng = SmallRng::from_entropy();
+        let run_id = random_hex(&mut rng, 40);
+        let replid = random_hex(&mut rng, 40);
+        let dbs = (0..config.databases).map(|_| Db::new()).collect();
+        Engine {
+            tcp_port: config.port,
+            config,
+            dbs,
+            clients: BTreeMap::new(),
+            next_client_id: 1,
+            stats: Stats::default(),
+            slowlog: SlowLog::default(),
+            monitors: Vec::new(),
+            run_id,
+            replid,
+            started: Instant::now(),
+            started_unix_ms: crate::util::now_ms(),
+            dirty: 0,
+            active_expire_enabled: true,
+            pause: None,
+            shutdown: None,
+            rng,
+            executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+            events: Arc::new(Events::default()),
+            mem_peak: 0,
+        }
+    }
+
+    /// The LRU clock: seconds, 24 bits, as Redis's `LRU_CLOCK()`.
+    pub fn lru_clock() -> u32 {
+        ((crate::util::now_ms() / 1000) as u32) & 0x00FF_FFFF
+    }
+
+    /// `(lfu-log-factor, lfu-decay-time)` when an LFU policy is selected.
+    pub fn lfu_params(&self) -> Option<(u64, u64)> {
+        if self.config.maxmemory_policy.is_lfu() {
+            Some((self.config.lfu_log_factor as u64, self.config.lfu_decay_time as u64))
+        } else {
+            None
+        }
+    }
+
+    /// Total keys in all databases.
+    pub fn total_keys(&self) -> usize {
+        self.dbs.iter().map(|d| d.len()).sum()
+    }
+
+    /// Runs one command for `client` through the gate.
+    pub fn execute(&mut self, client: &mut Client, argv: &[Bytes]) -> Exec {
+        let table = CommandTable::get();
+        let spec = match table.resolve(argv) {
+            Some(s) => s,
+            None => {
+                let err = unknown_command(argv);
+                return Exec::Reply(self.reject(None, err));
+            }
+        };
+        let top_unmatched = !spec.subcommands.is_empty();
+        if top_unmatched && argv.len() >= 2 {
+            // A container whose subcommand is unknown.
+            let err = CommandError::UnknownSubcommand {
+                sub: String::from_utf8_lossy(&argv[1]).into_owned(),
+                cmd: spec.name.to_ascii_uppercase(),
+            };
+            return Exec::Reply(self.reject(Some(spec), err));
+        }
+        if spec.handler.is_none() {
+            // A container called without a subcommand.
+            return Exec::Reply(self.reject(Some(spec), CommandError::WrongArity(spec.name.to_string())));
+        }
+        if !spec.arity_ok(argv.len()) {
+            return Exec::Reply(self.reject(Some(spec), CommandError::WrongArity(spec.name.to_string())));
+        }
+        if !client.authenticated && !spec.flags.no_auth {
+            return Exec::Reply(self.reject(Some(spec), CommandError::NoAuth));
+        }
+        if let Some(p) = self.pause {
+            let now = Instant::now();
+            if now >= p.until {
+                self.pause = None;
+            } else if p.all || spec.flags.write || spec.flags.may_replicate {
+                return Exec::Paused(p.until);
+            }
+        }
+        Exec::Reply(self.call(client, spec, argv))
+    }
+
+    /// Runs an admitted command: handler, stats, slowlog, MONITOR.
+    fn call(&mut self, client: &mut Client, spec: &'static CommandSpec, argv: &[Bytes]) -> Reply {
+        let handler = spec.handler.expect("gate admits only commands with a handler");
+        client.last_cmd = spec.name;
+        let start = Instant::now();
+        let result = {
+            let mut ctx = Ctx { eng: self, client, now: crate::util::now_ms() };
+            handler(&mut ctx, argv)
+        };
+        let usec = start.elapsed().as_micros() as u64;
+        client.commands += 1;
+        self.stats.total_commands_processed += 1;
+        let cs = self.stats.commands.entry(spec.name).or_default();
+        cs.calls += 1;
+        cs.usec += usec;
+        let reply = match result {
+            Ok(r) => {
+                if let Reply::Error(e) = &r {
+                    // Some handlers return error replies as values (e.g. nested).
+                    self.stats.commands.entry(spec.name).or_default().failed_calls += 1;
+                    self.count_error(e.split(' ').next().unwrap_or("ERR"));
+                }
+                r
+            }
+            Err(e) => {
+                self.stats.commands.entry(spec.name).or_default().failed_calls += 1;
+                self.count_error(&e.code());
+                e.into_reply()
+            }
+        };
+        if !spec.flags.skip_slowlog && self.config.slowlog_log_slower_than >= 0 && usec as i64 >= self.config.slowlog_log_slower_than {
+            let name = client.name.clone().unwrap_or_default();
+            let max = self.config.slowlog_max_len as usize;
+            self.slowlog.push(argv, usec, &client.addr, &name, max);
+        }
+        if !self.monitors.is_empty() && !spec.flags.skip_monitor && !spec.flags.admin {
+            self.feed_monitors(client, argv);
+        }
+        reply
+    }
+
+    fn count_error(&mut self, code: &str) {
+        self.stats.total_error_replies += 1;
+        // Redis caps the number of distinct error codes it tracks at 128.
+        if self.stats.errors.len() < 128 || self.stats.errors.contains_key(code) {
+            *self.stats.errors.entry(code.to_string()).or_insert(0) += 1;
+        }
+    }
+
+    /// A command refused before running: counts rejected_calls and errorstats.
+    fn reject(&mut self, spec: Option<&'static CommandSpec>, err: CommandError) -> Reply {
+        if let Some(spec) = spec {
+            self.stats.commands.entry(spec.name).or_default().rejected_calls += 1;
+        }
+        self.count_error(&err.code());
+        err.into_reply()
+    }
+
+    fn feed_monitors(&mut self, client: &Client, argv: &[Bytes]) {
+        let now = crate::util::now_us();
+        let mut line = format!("+{}.{:06} [{} {}]", now / 1_000_000, now % 1_000_000, client.db, client.addr);
+        for a in argv {
+            line.push(' ');
+            line.push_str(&repr(a));
+        }
+        line.push_str("\r\n");
+        let line = Bytes::from(line);
+        let ids = self.monitors.clone();
+        for id in ids {
+            if id == client.id {
+                continue;
+            }
+            match self.clients.get(&id) {
+                Some(m) => {
+                    let _ = m.handle.push.send(line.clone());
+                }
+                None => self.monitors.retain(|&m| m != id),
+            }
+        }
+    }
+
+    /// Registers a new client and returns its id.
+    pub fn add_client(&mut self, make: impl FnOnce(u64) -> Client) -> u64 {
+        let id = self.next_client_id;
+        self.next_client_id += 1;
+        self.clients.insert(id, make(id));
+        self.stats.total_connections_received += 1;
+        id
+    }
+
+    /// Forgets a client.
+    pub fn remove_client(&mut self, id: u64) {
+        self.clients.remove(&id);
+        self.monitors.retain(|&m| m != id);
+    }
+
+    /// The order-independent digest of the whole dataset, 40 hex chars; all zeros
+    /// for an empty dataset (DEBUG DIGEST).
+    pub fn digest(&self) -> String {
+        let mut d = [0u8; 20];
+        for (i, db) in self.dbs.iter().enumerate() {
+            crate::db::keyspace::db_digest(&mut d, i as u32, db);
+        }
+        hex::encode(d)
+    }
+}
+
+/// The "unknown command" error with its argument preview (at most 128 bytes in all).
+fn unknown_command(argv: &[Bytes]) -> CommandError {
+    let mut args = Vec::new();
+    let mut total = 0;
+    for a in argv.iter().skip(1) {
+        if total >= 128 {
+            break;
+        }
+        let take = a.len().min(128 - total);
+        let s = String::from_utf8_lossy(&a[..take]).into_owned();
+        total += take + 3;
+        args.push(s);
+    }
+    CommandError::UnknownCommand {
+        name: String::from_utf8_lossy(argv.first().map(|b| b.as_ref()).unwrap_or(b"")).into_owned(),
+        args,
+    }
+}
+
+/// Quotes a byte string like Redis's `sdscatrepr` (MONITOR, DEBUG output).
+pub fn repr(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len() + 2);
+    s.push('"');
+    for &c in b {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            7 => s.push_str("\\a"),
+            8 => s.push_str("\\b"),
+            c if c.is_ascii_graphic() || c == b' ' => s.push(c as char),
+            c => s.push_str(&format!("\\x{:02x}", c)),
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// The execution context of one command: the engine, the calling client, and the
+/// time the command started (every expiry decision inside one command uses it).
+pub struct Ctx<'a> {
+    pub eng: &'a mut Engine,
+    pub client: &'a mut Client,
+    pub now: i64,
+}
+
+impl<'a> Ctx<'a> {
+    /// The selected database.
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.eng.dbs[self.client.db]
+    }
+
+    /// Deletes `key` from db `dbi` if its deadline has passed; true when deleted.
+    /// (Redis's `expireIfNeeded`.)
+    pub fn expire_if_needed_in(&mut self, dbi: usize, key: &[u8]) -> bool {
+        if !self.eng.dbs[dbi].is_expired(key, self.now) {
+            return false;
+        }
+        self.eng.delete_expired_key(dbi, key);
+        true
+    }
+
+    /// Lazy-expires `key` in the selected db.
+    pub fn expire_if_needed(&mut self, key: &[u8]) -> bool {
+        let dbi = self.client.db;
+        self.expire_if_needed_in(dbi, key)
+    }
+
+    /// Looks a key up for reading: lazy expiry, LRU touch, hits/misses.
+    pub fn lookup_read(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.expire_if_needed(key);
+        let no_touch = self.client.flags.no_touch;
+        let dbi = self.client.db;
+        let lfu = self.eng.lfu_params();
+        let eng = &mut *self.eng;
+        let found = match eng.dbs[dbi].keys.get_mut(key) {
+            Some(e) => {
+                if !no_touch {
+                    e.lru = lfu::touched(e.lru, lfu, &mut eng.rng);
+                }
+                true
+            }
+            None => false,
+        };
+        if found {
+            self.eng.stats.keyspace_hits += 1;
+        } else {
+            self.eng.stats.keyspace_misses += 1;
+        }
+        self.eng.dbs[dbi].keys.get(key)
+    }
+
+    /// Looks a key up for writing (lazy expiry, no stats).
+    pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.expire_if_needed(key);
+        let lfu = self.eng.lfu_params();
+        let dbi = self.client.db;
+        let eng = &mut *self.eng;
+        let e = eng.dbs[dbi].keys.get_mut(key)?;
+        e.lru = lfu::touched(e.lru, lfu, &mut eng.rng);
+        Some(e)
+    }
+
+    /// True when `key` exists (after lazy expiry), without touching it.
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        self.expire_if_needed(key);
+        self.db().keys.contains_key(key)
+    }
+
+    /// Stores a value (SET semantics: the TTL is dropped unless `keep_ttl`).
+    pub fn set_value(&mut self, key: &[u8], val: Value, keep_ttl: bool) {
+        let lru = lfu::initial(self.eng.lfu_params().is_some());
+        self.db().set(key, val, lru, keep_ttl);
+        self.eng.dirty += 1;
+    }
+
+    /// Deletes a key; true when it existed (after lazy expiry).
+    pub fn delete(&mut self, key: &[u8]) -> bool {
+        self.expire_if_needed(key);
+        let gone = self.db().remove(key).is_some();
+        if gone {
+            self.eng.dirty += 1;
+        }
+        gone
+    }
+
+    /// Counts `n` changes to the dataset.
+    pub fn dirty(&mut self, n: u64) {
+        self.eng.dirty += n;
+    }
+
+    /// Every client, the calling one included, in id order.
+    pub fn all_clients(&self) -> Vec<&Client> {
+        let mut v: Vec<&Client> = self.eng.clients.values().collect();
+        let pos = v.partition_point(|c| c.id < self.client.id);
+        v.insert(pos, &*self.client);
+        v
+    }
+}

@@ -1,0 +1,65 @@
+//! `Reply`: a value a command returns, independent of the protocol version. The encoder
+//! decides how each variant looks in RESP2 and RESP3 (maps flatten to arrays in RESP2,
+//! doubles become bulk strings, nulls become `$-1`/`*-1`, ...).
+
+use bytes::Bytes;
+
+/// A reply value. Handlers build these; only the encoder turns them into bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// `+text` (simple string, must not contain CR or LF).
+    Status(String),
+    /// `-CODE text`: the full error line without the leading `-`.
+    Error(String),
+    /// `:n`
+    Int(i64),
+    /// `$len\r\nbytes`
+    Bulk(Bytes),
+    /// Null bulk string: `$-1` in RESP2, `_` in RESP3.
+    Nil,
+    /// Null array: `*-1` in RESP2, `_` in RESP3.
+    NilArray,
+    /// `*n` followed by the elements.
+    Array(Vec<Reply>),
+    /// RESP3 map `%n`; flattened to an array of 2n elements in RESP2.
+    Map(Vec<(Reply, Reply)>),
+    /// RESP3 set `~n`; an array in RESP2.
+    Set(Vec<Reply>),
+    /// RESP3 double `,`; a bulk string (`%.17g`) in RESP2.
+    Double(f64),
+    /// RESP3 boolean `#t`/`#f`; `:1`/`:0` in RESP2.
+    Bool(bool),
+    /// RESP3 verbatim string `=len\r\ntxt:...`; a bulk string in RESP2.
+    Verbatim(Bytes),
+    /// RESP3 push `>n`; an array in RESP2 (pub/sub messages, invalidations).
+    Push(Vec<Reply>),
+    /// Nothing is sent (SHUTDOWN closes the connection without a reply).
+    NoReply,
+}
+
+impl Reply {
+    /// `+OK`
+    pub fn ok() -> Reply {
+        Reply::Status("OK".into())
+    }
+
+    /// A bulk string from anything byte-like.
+    pub fn bulk(b: impl Into<Bytes>) -> Reply {
+        Reply::Bulk(b.into())
+    }
+
+    /// A bulk string copied from a byte slice.
+    pub fn bulk_from(b: &[u8]) -> Reply {
+        Reply::Bulk(Bytes::copy_from_slice(b))
+    }
+
+    /// An array of bulk strings copied from slices.
+    pub fn bulk_array<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> Reply {
+        Reply::Array(items.into_iter().map(Reply::bulk_from).collect())
+    }
+
+    /// True for error replies.
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+}

@@ -1,0 +1,271 @@
+//! One client connection: read, decode, execute a batch under the lock, write once.
+//! Only framing errors close a connection (after `-ERR Protocol error: ...`); a
+//! command error is just a reply.
+
+use super::Shared;
+use crate::engine::{Client, ClientHandle, Exec, ReplyMode};
+use crate::protocol::{encode, DecodeLimits, Reply, RequestDecoder};
+use bytes::{Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, Notify};
+
+/// Most commands run per lock acquisition, and longest time the lock is held for
+/// one batch, before other connections get a turn.
+const BATCH_MAX_COMMANDS: usize = 512;
+const BATCH_MAX_TIME: Duration = Duration::from_millis(1);
+
+const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+fn fmt_addr(a: &SocketAddr) -> String {
+    match a {
+        SocketAddr::V4(v4) => format!("{}:{}", v4.ip(), v4.port()),
+        SocketAddr::V6(v6) => format!("{}:{}", v6.ip(), v6.port()),
+    }
+}
+
+fn set_keepalive(stream: &TcpStream, secs: u64) {
+    if secs == 0 {
+        return;
+    }
+    let sock = socket2::SockRef::from(stream);
+    let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(secs)).with_interval(Duration::from_secs((secs / 3).max(1)));
+    if let Err(e) = sock.set_tcp_keepalive(&ka) {
+        tracing::debug!("tcp-keepalive: {e}");
+    }
+}
+
+/// What the socket loop must do after a batch.
+enum After {
+    Continue,
+    /// Clients are paused: wait, then run the remaining requests.
+    Paused(Instant),
+    Close,
+}
+
+/// Serves one accepted connection until it closes.
+pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let laddr = stream.local_addr().map(|a| fmt_addr(&a)).unwrap_or_default();
+    let kill = Arc::new(Notify::new());
+    let (push_tx, mut push_rx) = mpsc::unbounded_channel::<Bytes>();
+    let handle = ClientHandle { kill: kill.clone(), push: push_tx };
+    let admitted = {
+        let mut eng = shared.engine.lock();
+        let cfg = &eng.config;
+        let loopback = peer.ip().is_loopback();
+        if cfg.protected_mode && cfg.requirepass.is_none() && !loopback {
+            eng.stats.rejected_connections += 1;
+            Err(PROTECTED_MODE_DENIED)
+        } else if eng.clients.len() as u64 >= cfg.maxclients {
+            eng.stats.rejected_connections += 1;
+            Err("-ERR max number of clients reached\r\n")
+        } else {
+            let authenticated = cfg.requirepass.is_none();
+            set_keepalive(&stream, cfg.tcp_keepalive);
+            let fd = stream.as_raw_fd();
+            let id = eng.add_client(|id| Client::new(id, fmt_addr(&peer), laddr, fd, authenticated, handle));
+            Ok(id)
+        }
+    };
+    let id = match admitted {
+        Ok(id) => id,
+        Err(msg) => {
+            let _ = stream.write_all(msg.as_bytes()).await;
+            return;
+        }
+    };
+    let mut conn = Conn { shared: shared.clone(), id, decoder: RequestDecoder::new(), pending: VecDeque::new() };
+    conn.run(&mut stream, &kill, &mut push_rx).await;
+    let _ = stream.shutdown().await;
+    shared.engine.lock().remove_client(id);
+}
+
+struct Conn {
+    shared: Arc<Shared>,
+    id: u64,
+    decoder: RequestDecoder,
+    /// Decoded requests not yet executed (pipelined behind a pause).
+    pending: VecDeque<Vec<Bytes>>,
+}
+
+impl Conn {
+    async fn run(&mut self, stream: &mut TcpStream, kill: &Notify, push_rx: &mut mpsc::UnboundedReceiver<Bytes>) {
+        let mut rbuf = BytesMut::with_capacity(16 * 1024);
+        let mut wbuf = BytesMut::with_capacity(16 * 1024);
+        let (mut limits, mut qbuf_limit) = self.limits();
+        loop {
+            tokio::select! {
+                _ = kill.notified() => return,
+                msg = push_rx.recv() => {
+                    let Some(msg) = msg else { return };
+                    wbuf.extend_from_slice(&msg);
+                    while let Ok(m) = push_rx.try_recv() {
+                        wbuf.extend_from_slice(&m);
+                    }
+                    if stream.write_all(&wbuf).await.is_err() {
+                        return;
+                    }
+                    wbuf.clear();
+                }
+                r = stream.read_buf(&mut rbuf) => {
+                    let n = match r {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    // Decode every complete request in the buffer.
+                    let mut framing_error = None;
+                    loop {
+                        match self.decoder.decode(&mut rbuf, &limits) {
+                            Ok(Some(argv)) => self.pending.push_back(argv),
+                            Ok(None) => break,
+                            Err(e) => {
+                                framing_error = Some(e);
+                                break;
+                            }
+                        }
+                        // Unauthenticated limits depend on AUTH, which runs in order.
+                        if !limits.authenticated && self.pending.len() == 1 {
+                            break;
+                        }
+                    }
+                    if rbuf.len() as u64 > qbuf_limit {
+                        tracing::warn!("Closing client id={} that reached max query buffer length ({} bytes)", self.id, rbuf.len());
+                        return;
+                    }
+                    let mut after = self.execute_pending(&mut wbuf, n, rbuf.len(), rbuf.capacity() - rbuf.len());
+                    loop {
+                        if !wbuf.is_empty() {
+                            if stream.write_all(&wbuf).await.is_err() {
+                                return;
+                            }
+                            wbuf.clear();
+                        }
+                        match after {
+                            After::Continue => break,
+                            After::Close => return,
+                            After::Paused(until) => {
+                                let unpause = self.shared.events.unpause.notified();
+                                tokio::select! {
+                                    _ = tokio::time::sleep_until(until.into()) => {}
+                                    _ = unpause => {}
+                                    _ = kill.notified() => return,
+                                }
+                                after = self.execute_pending(&mut wbuf, 0, rbuf.len(), rbuf.capacity() - rbuf.len());
+                            }
+                        }
+                    }
+                    if let Some(e) = framing_error {
+                        let mut out = BytesMut::new();
+                        encode(&Reply::Error(e.0), 2, &mut out);
+                        let _ = stream.write_all(&out).await;
+                        return;
+                    }
+                    (limits, qbuf_limit) = self.limits();
+                    // Keep decoding requests that were held back for the auth check.
+                    if !rbuf.is_empty() && !self.decoder.in_progress() {
+                        while let Ok(Some(argv)) = self.decoder.decode(&mut rbuf, &limits) {
+                            self.pending.push_back(argv);
+                            if !limits.authenticated {
+                                break;
+                            }
+                        }
+                        if !self.pending.is_empty() {
+                            let after = self.execute_pending(&mut wbuf, 0, rbuf.len(), rbuf.capacity() - rbuf.len());
+                            if !wbuf.is_empty() && stream.write_all(&wbuf).await.is_err() {
+                                return;
+                            }
+                            wbuf.clear();
+                            if matches!(after, After::Close) {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn limits(&self) -> (DecodeLimits, u64) {
+        let eng = self.shared.engine.lock();
+        let authenticated = eng.clients.get(&self.id).map(|c| c.authenticated).unwrap_or(true);
+        (
+            DecodeLimits { max_bulk_len: eng.config.proto_max_bulk_len, authenticated },
+            eng.config.client_query_buffer_limit,
+        )
+    }
+
+    /// Runs pending requests under the lock, in bounded batches; encodes replies
+    /// into `wbuf`.
+    fn execute_pending(&mut self, wbuf: &mut BytesMut, read_bytes: usize, qbuf: usize, qbuf_free: usize) -> After {
+        let mut first = true;
+        while !self.pending.is_empty() || first {
+            let mut eng = self.shared.engine.lock();
+            let Some(mut client) = eng.clients.remove(&self.id) else { return After::Close };
+            if first {
+                first = false;
+                if read_bytes > 0 {
+                    eng.stats.total_net_input_bytes += read_bytes as u64;
+                    eng.stats.total_reads_processed += 1;
+                    client.net_in += read_bytes as u64;
+                    client.last_interaction = Instant::now();
+                }
+            }
+            client.qbuf = qbuf;
+            client.qbuf_free = qbuf_free;
+            let start = Instant::now();
+            let before = wbuf.len();
+            let mut outcome = After::Continue;
+            let mut n = 0;
+            while let Some(argv) = self.pending.pop_front() {
+                if client.flags.killed {
+                    outcome = After::Close;
+                    break;
+                }
+                let skipping = std::mem::take(&mut client.skip_reply);
+                match eng.execute(&mut client, &argv) {
+                    Exec::Paused(until) => {
+                        client.skip_reply = skipping;
+                        self.pending.push_front(argv);
+                        outcome = After::Paused(until);
+                        break;
+                    }
+                    Exec::Reply(reply) => match client.reply_mode {
+                        ReplyMode::On if !skipping => encode(&reply, client.resp, wbuf),
+                        ReplyMode::On | ReplyMode::Off => {}
+                        ReplyMode::SkipNext => {
+                            client.reply_mode = ReplyMode::On;
+                            client.skip_reply = true;
+                        }
+                    },
+                }
+                if client.flags.close_after_reply {
+                    outcome = After::Close;
+                    break;
+                }
+                n += 1;
+                if n >= BATCH_MAX_COMMANDS || start.elapsed() >= BATCH_MAX_TIME {
+                    break;
+                }
+            }
+            let written = (wbuf.len() - before) as u64;
+            eng.stats.total_net_output_bytes += written;
+            if written > 0 {
+                eng.stats.total_writes_processed += 1;
+            }
+            client.net_out += written;
+            client.omem = wbuf.len();
+            eng.clients.insert(self.id, client);
+            drop(eng);
+            if !matches!(outcome, After::Continue) {
+                return outcome;
+            }
+        }
+        After::Continue
+    }
+}

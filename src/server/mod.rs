@@ -1,0 +1,163 @@
+//! The network side: listeners, one task per connection, the cron (active expiry,
+//! client timeouts, incremental rehash, stats samples) and shutdown.
+//!
+//! A connection task reads what the socket has, decodes every complete request,
+//! takes the engine lock once for the batch (bounded to ~1 ms / 512 commands before
+//! it lets others in), encodes the replies into one buffer and writes it once.
+
+pub mod connection;
+
+use crate::config::Config;
+use crate::engine::{Engine, Events};
+use anyhow::Context as _;
+use parking_lot::Mutex;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+
+/// State shared by every task: the engine behind its one lock, and the events the
+/// engine raises.
+pub struct Shared {
+    pub engine: Mutex<Engine>,
+    pub events: Arc<Events>,
+}
+
+/// Parses a `bind` entry: `*` is every IPv4 address, `-` marks an address whose
+/// bind failure is tolerated (Redis's `-::*` default).
+fn bind_addrs(config: &Config) -> Vec<(String, bool)> {
+    config
+        .bind
+        .iter()
+        .map(|b| {
+            let (optional, addr) = match b.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, b.as_str()),
+            };
+            let host = match addr {
+                "*" => "0.0.0.0",
+                "::*" => "::",
+                other => other,
+            };
+            (host.to_string(), optional)
+        })
+        .collect()
+}
+
+fn listen(host: &str, port: u16, backlog: u32) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let ip: std::net::IpAddr = host
+        .parse()
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("invalid bind address '{host}'")))?;
+    let addr = SocketAddr::new(ip, port);
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    if addr.is_ipv6() {
+        // Keep IPv6 listeners IPv6-only so `* -::*` can bind both families.
+        sock.set_only_v6(true)?;
+    }
+    sock.set_reuse_address(true)?;
+    sock.bind(&addr.into())?;
+    sock.listen(backlog as i32)?;
+    sock.set_nonblocking(true)?;
+    Ok(sock.into())
+}
+
+/// Runs the server until SHUTDOWN (or a termination signal).
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let port = config.port;
+    let backlog = config.tcp_backlog;
+    let mut listeners = Vec::new();
+    for (host, optional) in bind_addrs(&config) {
+        match listen(&host, port, backlog) {
+            Ok(l) => listeners.push(TcpListener::from_std(l)?),
+            Err(e) if optional => tracing::warn!("Could not create server TCP listening socket {host}:{port}: {e} (ignored)"),
+            Err(e) => {
+                return Err(e).with_context(|| format!("Could not create server TCP listening socket {host}:{port}"));
+            }
+        }
+    }
+    if listeners.is_empty() {
+        anyhow::bail!("Failed listening on port {port} (tcp), aborting.");
+    }
+    let engine = Engine::new(config);
+    let events = engine.events.clone();
+    let shared = Arc::new(Shared { engine: Mutex::new(engine), events: events.clone() });
+    for l in listeners {
+        tracing::info!("Listening on {}", l.local_addr()?);
+        tokio::spawn(accept_loop(shared.clone(), l));
+    }
+    tokio::spawn(cron(shared.clone()));
+    tracing::info!("Ready to accept connections tcp");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = events.shutdown.notified() => {}
+        _ = term.recv() => tracing::info!("Received SIGTERM scheduling shutdown..."),
+        _ = tokio::signal::ctrl_c() => tracing::info!("Received SIGINT scheduling shutdown..."),
+    }
+    let eng = shared.engine.lock();
+    if eng.shutdown.is_some_and(|s| s.save) || (eng.shutdown.is_none() && !eng.config.save.is_empty()) {
+        // Snapshots arrive with the RDB work; until then nothing can be saved.
+        tracing::warn!("No snapshot written on shutdown: moonkv has no RDB persistence yet");
+    }
+    tracing::info!("moonkv is now ready to exit, bye bye...");
+    Ok(())
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                let shared = shared.clone();
+                tokio::spawn(async move { connection::serve(shared, stream, peer).await });
+            }
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                tracing::warn!("Accepting client connection: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Budget per cron tick for active expiry, as Redis's slow cycle (25% of a tick),
+/// spent in slices of ~1 ms with the lock released in between.
+const EXPIRE_SLICE: Duration = Duration::from_millis(1);
+
+async fn cron(shared: Arc<Shared>) {
+    let mut last_second = Instant::now();
+    loop {
+        let hz = shared.engine.lock().config.hz.clamp(1, 500);
+        let period = Duration::from_millis(1000 / hz as u64);
+        tokio::time::sleep(period).await;
+        let tick = Instant::now();
+        let budget = period / 4;
+        loop {
+            let more = shared.engine.lock().active_expire_slice(Instant::now() + EXPIRE_SLICE);
+            if !more || tick.elapsed() >= budget {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        let mut eng = shared.engine.lock();
+        let spent = tick.elapsed().as_millis() as u64;
+        eng.stats.expire_cycle_cpu_milliseconds += spent;
+        eng.rehash_slice(Duration::from_millis(1));
+        eng.stats.sample(crate::util::now_ms());
+        if last_second.elapsed() >= Duration::from_secs(1) {
+            last_second = Instant::now();
+            let used = crate::commands::server::memory_figures().allocated;
+            eng.mem_peak = eng.mem_peak.max(used);
+            let timeout = eng.config.timeout;
+            if timeout > 0 {
+                let now = Instant::now();
+                for c in eng.clients.values_mut() {
+                    if !c.flags.monitor && now.duration_since(c.last_interaction).as_secs() > timeout {
+                        tracing::info!("Closing idle client id={}", c.id);
+                        c.flags.killed = true;
+                        c.handle.kill.notify_one();
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Test harness: start the real `moonkv` binary (or a real `redis-server`) on a free
+//! port in a temporary directory, talk to it through the `redis` crate or raw
+//! sockets, and wait for conditions with bounded polling (never bare sleeps).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free TCP port on 127.0.0.1 (bind to port 0, read it, release it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind :0").local_addr().expect("local addr").port()
+}
+
+/// Polls `cond` every 10 ms until it holds, panicking with `what` after `timeout`.
+pub fn wait_for(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A server process owned by a test; killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts moonkv with test defaults plus `extra` directives (`["--timeout", "1"]`).
+    pub fn start(extra: &[&str]) -> Server {
+        Self::spawn(env!("CARGO_BIN_EXE_moonkv"), extra)
+    }
+
+    /// Starts the installed redis-server with the same defaults, for comparisons.
+    /// Returns `None` when redis-server is not installed.
+    pub fn start_redis(extra: &[&str]) -> Option<Server> {
+        let bin = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())?;
+        Some(Self::spawn(bin, extra))
+    }
+
+    fn spawn(bin: &str, extra: &[&str]) -> Server {
+        for _ in 0..5 {
+            let port = free_port();
+            let dir = tempfile::tempdir().expect("tempdir");
+            let mut args: Vec<String> = vec![
+                "--port".into(),
+                port.to_string(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "--save".into(),
+                "".into(),
+                "--dir".into(),
+                dir.path().display().to_string(),
+                "--enable-debug-command".into(),
+                "yes".into(),
+            ];
+            args.extend(extra.iter().map(|s| s.to_string()));
+            let child = Command::new(bin)
+                .args(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("spawn {bin}: {e}"));
+            let mut server = Server { child, port, dir };
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(10) {
+                if let Ok(Some(_)) = server.child.try_wait() {
+                    break; // exited: port taken or bad args; retry with another port
+                }
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return server;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = server.child.kill();
+        }
+        panic!("could not start {bin}");
+    }
+
+    /// A `redis` crate connection.
+    pub fn conn(&self) -> redis::Connection {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).expect("client");
+        client.get_connection().expect("connect")
+    }
+
+    /// A raw socket with a read timeout, for byte-level tests.
+    pub fn raw(&self) -> Raw {
+        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        Raw { reader: BufReader::new(s.try_clone().expect("clone")), stream: s }
+    }
+
+    /// True while the process is running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw RESP connection.
+pub struct Raw {
+    pub stream: TcpStream,
+    pub reader: BufReader<TcpStream>,
+}
+
+/// Encodes a command as a RESP multibulk.
+pub fn resp(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+impl Raw {
+    /// Sends raw bytes.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    /// Sends a command (split on spaces) and returns its raw reply bytes.
+    pub fn cmd(&mut self, line: &str) -> Vec<u8> {
+        let args: Vec<&[u8]> = line.split(' ').map(|s| s.as_bytes()).collect();
+        self.cmd_args(&args)
+    }
+
+    /// Sends a command given as arguments and returns its raw reply bytes.
+    pub fn cmd_args(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        self.send(&resp(args));
+        self.read_reply()
+    }
+
+    /// Reads one complete RESP2/RESP3 reply and returns its bytes.
+    pub fn read_reply(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.read_into(&mut out);
+        out
+    }
+
+    /// Reads one reply as a string (lossy), for readable assertions.
+    pub fn read_str(&mut self) -> String {
+        String::from_utf8_lossy(&self.read_reply()).into_owned()
+    }
+
+    fn read_line(&mut self, out: &mut Vec<u8>) -> Vec<u8> {
+        let mut line = Vec::new();
+        self.reader.read_until(b'\n', &mut line).expect("read line");
+        assert!(!line.is_empty(), "connection closed while reading a reply");
+        out.extend_from_slice(&line);
+        line
+    }
+
+    fn read_into(&mut self, out: &mut Vec<u8>) {
+        let line = self.read_line(out);
+        let body = std::str::from_utf8(&line[1..line.len().saturating_sub(2)]).unwrap_or("").to_string();
+        match line[0] {
+            b'$' | b'=' | b'!' => {
+                let n: i64 = body.parse().expect("bulk length");
+                if n >= 0 {
+                    let mut buf = vec![0u8; n as usize + 2];
+                    self.reader.read_exact(&mut buf).expect("bulk body");
+                    out.extend_from_slice(&buf);
+                }
+            }
+            b'*' | b'~' | b'>' => {
+                let n: i64 = body.parse().expect("array length");
+                for _ in 0..n.max(0) {
+                    self.read_into(out);
+                }
+            }
+            b'%' | b'|' => {
+                let n: i64 = body.parse().expect("map length");
+                for _ in 0..(2 * n.max(0)) {
+                    self.read_into(out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// True when the server closed the connection (reads EOF within the timeout).
+    pub fn closed(&mut self) -> bool {
+        let mut buf = [0u8; 1];
+        matches!(self.reader.read(&mut buf), Ok(0) | Err(_))
+    }
+}
