@@ -33,8 +33,8 @@ run_one() { # server port pipeline
   local name=$1 port=$2 pipe=$3
   $CLI -p "$port" flushall >/dev/null
   $BENCH -p "$port" -c 50 -P "$pipe" -n "$N" -t set,get,incr,mset --csv 2>/dev/null |
-    tail -n +2 | tr -d '"' | while IFS=, read -r test rps _; do echo "$test $rps"; done >"$TMP/out"
-  while read -r test rps; do
+    tail -n +2 | tr -d '"' | while IFS=, read -r test rps _; do echo "$test|$rps"; done >"$TMP/out"
+  while IFS='|' read -r test rps; do
     RESULTS["$name|$pipe|$test"]+="$rps "
   done <"$TMP/out"
 }

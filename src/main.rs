@@ -65,7 +65,8 @@ fn main() {
 
 fn init_logging(config: &moonkv::config::Config) {
     let level = config.loglevel.tracing_filter();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MOONKV_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MOONKV_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     if config.logfile.is_empty() {
         builder.with_writer(std::io::stdout).init();

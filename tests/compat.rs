@@ -139,7 +139,13 @@ fn replies_match_redis_byte_for_byte() {
         }
     }
     assert!(CASES.len() >= 300, "only {} cases", CASES.len());
-    assert!(mismatches.is_empty(), "{} of {} replies differ:\n{}", mismatches.len(), CASES.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} replies differ:\n{}",
+        mismatches.len(),
+        CASES.len(),
+        mismatches.join("\n")
+    );
 }
 
 /// The same checks in RESP3 for the replies whose shape depends on the protocol.
@@ -148,9 +154,24 @@ fn resp3_replies_match_redis() {
     let Some(redis) = Server::start_redis(&[]) else { return };
     let moonkv = Server::start(&[]);
     let cases = [
-        "GET nokey", "SET k v", "GET k", "MGET k nokey", "CONFIG GET maxmemory", "CONFIG GET nosuch", "SET f 1.5",
-        "INCRBYFLOAT f 1", "OBJECT ENCODING nokey", "SCAN 0", "TTL k", "CLIENT GETNAME", "EXISTS k", "SET n 1",
-        "COMMAND INFO nosuch", "CONFIG SET hz 11", "SET k v GET", "DEBUG OBJECT nokey",
+        "GET nokey",
+        "SET k v",
+        "GET k",
+        "MGET k nokey",
+        "CONFIG GET maxmemory",
+        "CONFIG GET nosuch",
+        "SET f 1.5",
+        "INCRBYFLOAT f 1",
+        "OBJECT ENCODING nokey",
+        "SCAN 0",
+        "TTL k",
+        "CLIENT GETNAME",
+        "EXISTS k",
+        "SET n 1",
+        "COMMAND INFO nosuch",
+        "CONFIG SET hz 11",
+        "SET k v GET",
+        "DEBUG OBJECT nokey",
     ];
     let mut m = moonkv.raw();
     let mut r = redis.raw();

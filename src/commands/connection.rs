@@ -11,6 +11,7 @@ use bytes::Bytes;
 use std::time::{Duration, Instant};
 
 /// Table rows of the connection family.
+#[rustfmt::skip]
 pub fn commands() -> Vec<CommandSpec> {
     vec![
         cmd("ping", -1, "fast", "@fast @connection", (0, 0, 0), "", "request_policy:all_shards response_policy:all_succeeded", Some(ping)),
@@ -254,13 +255,21 @@ pub fn client_kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             let Some(val) = a.next_opt() else { return Err(CommandError::Syntax) };
             match opt.to_ascii_lowercase().as_slice() {
                 b"id" => {
-                    let n = parse_int(val).ok().filter(|&n| n > 0).ok_or_else(|| CommandError::err("client-id should be greater than 0"))?;
+                    let n = parse_int(val)
+                        .ok()
+                        .filter(|&n| n > 0)
+                        .ok_or_else(|| CommandError::err("client-id should be greater than 0"))?;
                     f.id = Some(n as u64);
                 }
                 b"type" => match val.to_ascii_lowercase().as_slice() {
                     b"normal" => {}
                     b"master" | b"replica" | b"slave" | b"pubsub" => f.type_none = true,
-                    _ => return Err(CommandError::err(format!("Unknown client type '{}'", String::from_utf8_lossy(val)))),
+                    _ => {
+                        return Err(CommandError::err(format!(
+                            "Unknown client type '{}'",
+                            String::from_utf8_lossy(val)
+                        )))
+                    }
                 },
                 b"user" => {
                     if val.as_ref() != b"default" {

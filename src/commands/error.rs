@@ -63,9 +63,7 @@ fn trunc(s: &str, n: usize) -> String {
 impl fmt::Display for CommandError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CommandError::WrongType => {
-                f.write_str("WRONGTYPE Operation against a key holding the wrong kind of value")
-            }
+            CommandError::WrongType => f.write_str("WRONGTYPE Operation against a key holding the wrong kind of value"),
             CommandError::Syntax => f.write_str("ERR syntax error"),
             CommandError::NotInteger => f.write_str("ERR value is not an integer or out of range"),
             CommandError::NotFloat => f.write_str("ERR value is not a valid float"),
@@ -85,9 +83,7 @@ impl fmt::Display for CommandError {
                 write!(f, "ERR unknown subcommand '{}'. Try {} HELP.", trunc(sub, 128), cmd)
             }
             CommandError::NoAuth => f.write_str("NOAUTH Authentication required."),
-            CommandError::WrongPass => {
-                f.write_str("WRONGPASS invalid username-password pair or user is disabled.")
-            }
+            CommandError::WrongPass => f.write_str("WRONGPASS invalid username-password pair or user is disabled."),
             CommandError::Err(m) => write!(f, "ERR {}", m),
             CommandError::Coded(m) => f.write_str(m),
         }

@@ -13,6 +13,7 @@ use crate::util::glob::glob_match;
 use bytes::Bytes;
 
 /// Table rows of the keyspace family.
+#[rustfmt::skip]
 pub fn commands() -> Vec<CommandSpec> {
     vec![
         cmd("select", 2, "loading stale fast", "@fast @connection", (0, 0, 0), "", "", Some(select)),
@@ -255,7 +256,7 @@ pub fn touch(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 pub fn keys(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let pattern = &argv[1];
     let all = pattern.as_ref() == b"*";
-    let now = ctx.now;
+    let now = ctx.now();
     let db = ctx.db();
     let out: Vec<Reply> = db
         .keys
@@ -379,12 +380,15 @@ pub fn object_refcount(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     })
 }
 
-const LFU_NOTE: &str = "Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+const LFU_NOTE: &str =
+    "Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 
 /// OBJECT IDLETIME key
 pub fn object_idletime(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if ctx.eng.config.maxmemory_policy.is_lfu() {
-        return Err(CommandError::err(format!("An LFU maxmemory policy is selected, idle time not tracked. {LFU_NOTE}")));
+        return Err(CommandError::err(format!(
+            "An LFU maxmemory policy is selected, idle time not tracked. {LFU_NOTE}"
+        )));
     }
     let Some(e) = peek(ctx, &argv[2]) else { return Ok(Reply::Nil) };
     let now = crate::engine::Engine::lru_clock();
@@ -395,7 +399,9 @@ pub fn object_idletime(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// OBJECT FREQ key
 pub fn object_freq(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if !ctx.eng.config.maxmemory_policy.is_lfu() {
-        return Err(CommandError::err(format!("An LFU maxmemory policy is not selected, access frequency not tracked. {LFU_NOTE}")));
+        return Err(CommandError::err(format!(
+            "An LFU maxmemory policy is not selected, access frequency not tracked. {LFU_NOTE}"
+        )));
     }
     let decay = ctx.eng.config.lfu_decay_time;
     let Some(e) = peek(ctx, &argv[2]) else { return Ok(Reply::Nil) };
@@ -421,10 +427,7 @@ pub fn object_help(_ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 
 /// A HELP reply in Redis's layout: a header line, the lines, and the HELP entry.
 pub fn help_reply(cmd: &str, lines: &[&str]) -> Reply {
-    let mut out = vec![Reply::Status(format!(
-        "{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-        cmd
-    ))];
+    let mut out = vec![Reply::Status(format!("{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:", cmd))];
     out.extend(lines.iter().map(|l| Reply::Status(l.to_string())));
     out.push(Reply::Status("HELP".into()));
     out.push(Reply::Status("    Print this help.".into()));
@@ -463,10 +466,10 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], unit: ExpireUnit, absolute: boo
         when *= 1000;
     }
     if !absolute {
-        if when > i64::MAX - ctx.now {
+        if when > i64::MAX - ctx.now() {
             return Err(invalid());
         }
-        when += ctx.now;
+        when += ctx.now();
     }
     let key = &argv[1];
     if !ctx.exists(key) {
@@ -480,7 +483,7 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], unit: ExpireUnit, absolute: boo
     if refused {
         return Ok(Reply::Int(0));
     }
-    if when <= ctx.now {
+    if when <= ctx.now() {
         ctx.delete(key);
     } else {
         ctx.db().set_expire(key, when);
@@ -514,7 +517,7 @@ fn ttl_generic(ctx: &mut Ctx, key: &[u8], f: impl Fn(i64, i64) -> i64) -> CmdRes
     if !ctx.exists(key) {
         return Ok(Reply::Int(-2));
     }
-    let now = ctx.now;
+    let now = ctx.now();
     Ok(Reply::Int(match ctx.db().get_expire(key) {
         None => -1,
         Some(when) => f(when, now),
@@ -552,4 +555,3 @@ pub fn persist(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     Ok(Reply::Int(0))
 }
-

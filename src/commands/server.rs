@@ -14,6 +14,7 @@ use bytes::Bytes;
 use std::fmt::Write as _;
 
 /// Table rows of the server family.
+#[rustfmt::skip]
 pub fn commands() -> Vec<CommandSpec> {
     vec![
         cmd("info", -1, "loading stale", "@slow @dangerous", (0, 0, 0), "", "nondeterministic_output request_policy:all_shards response_policy:special", Some(info)),
@@ -113,8 +114,19 @@ fn cpu_times() -> (f64, f64) {
     (t(ru.ru_stime), t(ru.ru_utime))
 }
 
-const DEFAULT_SECTIONS: &[&str] =
-    &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace"];
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
 const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
 
 /// INFO [section [section ...]]
@@ -135,7 +147,21 @@ pub fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     let mut out = String::new();
     let mut seen = std::collections::HashSet::new();
-    let order = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "commandstats", "errorstats", "latencystats", "cluster", "keyspace"];
+    let order = [
+        "server",
+        "clients",
+        "memory",
+        "persistence",
+        "stats",
+        "replication",
+        "cpu",
+        "modules",
+        "commandstats",
+        "errorstats",
+        "latencystats",
+        "cluster",
+        "keyspace",
+    ];
     for name in order {
         if !sections.iter().any(|s| s == name) || !seen.insert(name) {
             continue;
@@ -337,11 +363,20 @@ pub fn info_section(ctx: &mut Ctx, name: &str) -> String {
         }
         "commandstats" => {
             f!("# Commandstats");
-            for (name, c) in &eng.stats.commands {
+            for spec in CommandTable::get().all() {
+                let Some(c) = eng.stats.commands.get(spec.id).filter(|c| c.calls + c.rejected_calls > 0) else {
+                    continue;
+                };
+                let name = spec.name;
                 let per = if c.calls > 0 { c.usec as f64 / c.calls as f64 } else { 0.0 };
                 f!(
                     "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}",
-                    name, c.calls, c.usec, per, c.rejected_calls, c.failed_calls
+                    name,
+                    c.calls,
+                    c.usec,
+                    per,
+                    c.rejected_calls,
+                    c.failed_calls
                 );
             }
         }
@@ -482,12 +517,8 @@ fn doc_group(c: &CommandSpec) -> &'static str {
 /// moonkv keeps no prose documentation; each entry carries the command's group.
 pub fn command_docs(_ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let t = CommandTable::get();
-    let entry = |c: &CommandSpec| {
-        (
-            Reply::bulk(c.name),
-            Reply::Map(vec![(Reply::bulk("group"), Reply::bulk(doc_group(c)))]),
-        )
-    };
+    let entry =
+        |c: &CommandSpec| (Reply::bulk(c.name), Reply::Map(vec![(Reply::bulk("group"), Reply::bulk(doc_group(c)))]));
     let out = if argv.len() == 2 {
         t.commands.iter().map(entry).collect()
     } else {

@@ -12,6 +12,7 @@ use crate::util::num::format_human_f64;
 use bytes::Bytes;
 
 /// Table rows of the string family.
+#[rustfmt::skip]
 pub fn commands() -> Vec<CommandSpec> {
     vec![
         cmd("get", 2, "readonly fast", "@read @string @fast", (1, 1, 1), "RO,access|i1|r0,1,0", "", Some(get)),
@@ -99,7 +100,13 @@ pub enum ExpireUnit {
 /// Converts an expire argument to an absolute deadline in ms, with Redis's checks
 /// (`getExpireMillisecondsOrReply`): non-positive or overflowing values are an
 /// "invalid expire time in '<cmd>' command" error.
-pub fn expire_deadline(ctx: &Ctx, arg: &[u8], unit: ExpireUnit, absolute: bool, cmd: &str) -> Result<i64, CommandError> {
+pub fn expire_deadline(
+    ctx: &Ctx,
+    arg: &[u8],
+    unit: ExpireUnit,
+    absolute: bool,
+    cmd: &str,
+) -> Result<i64, CommandError> {
     let v = parse_int(arg)?;
     let invalid = || CommandError::err(format!("invalid expire time in '{}' command", cmd));
     if v <= 0 || (unit == ExpireUnit::Seconds && v > i64::MAX / 1000) {
@@ -109,7 +116,7 @@ pub fn expire_deadline(ctx: &Ctx, arg: &[u8], unit: ExpireUnit, absolute: bool, 
     if absolute {
         Ok(ms)
     } else {
-        ms.checked_add(ctx.now).ok_or_else(invalid)
+        ms.checked_add(ctx.now()).ok_or_else(invalid)
     }
 }
 
@@ -163,11 +170,7 @@ pub fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 fn set_generic(ctx: &mut Ctx, key: &[u8], val: &[u8], o: &SetOptions) -> CmdResult {
-    let old = if o.get {
-        get_str(ctx, key)?.map(str_reply).unwrap_or(Reply::Nil)
-    } else {
-        Reply::Nil
-    };
+    let old = if o.get { get_str(ctx, key)?.map(str_reply).unwrap_or(Reply::Nil) } else { Reply::Nil };
     let exists = ctx.exists(key);
     if (o.nx && exists) || (o.xx && !exists) {
         return Ok(if o.get { old } else { Reply::Nil });
@@ -244,7 +247,7 @@ pub fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         Some(s) => str_reply(s),
     };
     if let Some(when) = expire_at {
-        if when <= ctx.now {
+        if when <= ctx.now() {
             // A deadline in the past deletes the key at once, as Redis does.
             ctx.delete(key);
         } else {

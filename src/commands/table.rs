@@ -14,7 +14,6 @@ use super::error::CmdResult;
 use crate::engine::Ctx;
 use crate::protocol::Reply;
 use bytes::Bytes;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// A command handler: gets the execution context and `argv` (name included).
@@ -115,6 +114,8 @@ pub struct CommandSpec {
     pub tips: Vec<&'static str>,
     /// `None` for container commands that only dispatch to subcommands.
     pub handler: Option<Handler>,
+    /// Dense index of this row (subcommands included), for per-command stats.
+    pub id: usize,
     pub subcommands: Vec<CommandSpec>,
 }
 
@@ -181,6 +182,7 @@ pub fn cmd(
         key_specs: parse_key_specs(key_specs),
         tips: words(tips),
         handler,
+        id: 0,
         subcommands: Vec::new(),
     }
 }
@@ -294,10 +296,9 @@ impl CommandSpec {
                             ]),
                         ),
                     ]),
-                    BeginSearch::Unknown => Reply::Map(vec![
-                        (bulk("type"), bulk("unknown")),
-                        (bulk("spec"), Reply::Map(vec![])),
-                    ]),
+                    BeginSearch::Unknown => {
+                        Reply::Map(vec![(bulk("type"), bulk("unknown")), (bulk("spec"), Reply::Map(vec![]))])
+                    }
                 };
                 let find = match &ks.find {
                     FindKeys::Range { lastkey, step, limit } => Reply::Map(vec![
@@ -322,10 +323,9 @@ impl CommandSpec {
                             ]),
                         ),
                     ]),
-                    FindKeys::Unknown => Reply::Map(vec![
-                        (bulk("type"), bulk("unknown")),
-                        (bulk("spec"), Reply::Map(vec![])),
-                    ]),
+                    FindKeys::Unknown => {
+                        Reply::Map(vec![(bulk("type"), bulk("unknown")), (bulk("spec"), Reply::Map(vec![]))])
+                    }
                 };
                 Reply::Map(vec![
                     (bulk("flags"), Reply::Set(ks.flags.iter().map(|f| status(f)).collect())),
@@ -352,7 +352,20 @@ impl CommandSpec {
 /// The assembled table: every top-level command by lowercase name.
 pub struct CommandTable {
     pub commands: Vec<CommandSpec>,
-    by_name: HashMap<&'static str, usize>,
+    /// Open-addressing index from `name_hash` to position in `commands`; the lookup
+    /// on every command must be cheap (no allocation, no lowercase copy).
+    index: Vec<Option<(u64, u32)>>,
+    /// Number of rows including subcommands (the range of `CommandSpec::id`).
+    pub rows: usize,
+}
+
+/// FNV-1a over the ASCII-lowercased name.
+fn name_hash(name: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in name {
+        h = (h ^ b.to_ascii_lowercase() as u64).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
 }
 
 impl CommandTable {
@@ -364,8 +377,26 @@ impl CommandTable {
         commands.extend(super::server::commands());
         commands.extend(super::connection::commands());
         commands.sort_by_key(|c| c.name);
-        let by_name = commands.iter().enumerate().map(|(i, c)| (c.name, i)).collect();
-        CommandTable { commands, by_name }
+        let mut rows = 0;
+        for c in commands.iter_mut() {
+            c.id = rows;
+            rows += 1;
+            for s in c.subcommands.iter_mut() {
+                s.id = rows;
+                rows += 1;
+            }
+        }
+        let size = (commands.len() * 4).next_power_of_two();
+        let mut index = vec![None; size];
+        for (i, c) in commands.iter().enumerate() {
+            let h = name_hash(c.name.as_bytes());
+            let mut slot = h as usize & (size - 1);
+            while index[slot].is_some() {
+                slot = (slot + 1) & (size - 1);
+            }
+            index[slot] = Some((h, i as u32));
+        }
+        CommandTable { commands, index, rows }
     }
 
     /// The process-wide table.
@@ -376,15 +407,19 @@ impl CommandTable {
 
     /// Looks up a top-level command by name, case-insensitively.
     pub fn lookup(&self, name: &[u8]) -> Option<&CommandSpec> {
-        if name.len() > 32 {
-            return None;
+        let h = name_hash(name);
+        let mask = self.index.len() - 1;
+        let mut slot = h as usize & mask;
+        while let Some((sh, i)) = self.index[slot] {
+            if sh == h {
+                let c = &self.commands[i as usize];
+                if c.name.as_bytes().eq_ignore_ascii_case(name) {
+                    return Some(c);
+                }
+            }
+            slot = (slot + 1) & mask;
         }
-        let mut buf = [0u8; 32];
-        let lower = &mut buf[..name.len()];
-        lower.copy_from_slice(name);
-        lower.make_ascii_lowercase();
-        let s = std::str::from_utf8(lower).ok()?;
-        self.by_name.get(s).map(|&i| &self.commands[i])
+        None
     }
 
     /// Looks up the spec that will run `argv` (resolving subcommands); `None` when

@@ -236,10 +236,7 @@ impl<V> Dict<V> {
     /// Redis's `tryResizeHashTables`).
     pub fn shrink_if_needed(&mut self) {
         let size = self.ht[0].buckets.len();
-        if self.rehash_idx.is_none()
-            && size > INITIAL_SIZE
-            && self.ht[0].used * 100 / size < 100 / MIN_FILL
-        {
+        if self.rehash_idx.is_none() && size > INITIAL_SIZE && self.ht[0].used * 100 / size < 100 / MIN_FILL {
             self.start_resize(self.ht[0].used.next_power_of_two());
         }
     }

@@ -31,7 +31,8 @@ pub struct Stats {
     pub unexpected_error_replies: u64,
     pub total_reads_processed: u64,
     pub total_writes_processed: u64,
-    pub commands: BTreeMap<&'static str, CommandStats>,
+    /// Indexed by `CommandSpec::id`.
+    pub commands: Vec<CommandStats>,
     pub errors: BTreeMap<String, u64>,
     /// Samples for the instantaneous_* metrics: (ms, commands, net in, net out).
     pub samples: VecDeque<(i64, u64, u64, u64)>,
@@ -56,14 +57,18 @@ impl Stats {
         match (self.samples.front(), self.samples.back()) {
             (Some(a), Some(b)) if b.0 > a.0 => {
                 let dt = (b.0 - a.0) as f64 / 1000.0;
-                (
-                    ((b.1 - a.1) as f64 / dt) as u64,
-                    (b.2 - a.2) as f64 / dt / 1024.0,
-                    (b.3 - a.3) as f64 / dt / 1024.0,
-                )
+                (((b.1 - a.1) as f64 / dt) as u64, (b.2 - a.2) as f64 / dt / 1024.0, (b.3 - a.3) as f64 / dt / 1024.0)
             }
             _ => (0, 0.0, 0.0),
         }
+    }
+
+    /// Counters of the command with table id `id`.
+    pub fn command(&mut self, id: usize) -> &mut CommandStats {
+        if self.commands.len() <= id {
+            self.commands.resize(crate::commands::table::CommandTable::get().rows.max(id + 1), CommandStats::default());
+        }
+        &mut self.commands[id]
     }
 
     /// CONFIG RESETSTAT.

@@ -66,11 +66,7 @@ impl RequestDecoder {
     /// Decodes the next complete request from `buf`, consuming its bytes.
     /// `Ok(None)` means more bytes are needed. Empty requests (`*0`, blank inline
     /// lines) are skipped.
-    pub fn decode(
-        &mut self,
-        buf: &mut BytesMut,
-        limits: &DecodeLimits,
-    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    pub fn decode(&mut self, buf: &mut BytesMut, limits: &DecodeLimits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         loop {
             if self.pending == 0 {
                 if buf.is_empty() {
@@ -123,10 +119,7 @@ impl RequestDecoder {
                             return Ok(None);
                         }
                         if buf[0] != b'$' {
-                            return Err(proto_err(format!(
-                                "expected '$', got '{}'",
-                                buf[0] as char
-                            )));
+                            return Err(proto_err(format!("expected '$', got '{}'", buf[0] as char)));
                         }
                         let len = match crate::util::num::parse_i64(&buf[1..cr]) {
                             Some(l) if l >= 0 && (l as u64) <= limits.max_bulk_len => l as usize,
@@ -305,15 +298,9 @@ mod tests {
         let r = all(b"set k \"a b\\x41\"\r\n\r\nget 'it\\'s'\n").unwrap();
         assert_eq!(
             r,
-            vec![
-                vec![b"set".to_vec(), b"k".to_vec(), b"a bA".to_vec()],
-                vec![b"get".to_vec(), b"it's".to_vec()]
-            ]
+            vec![vec![b"set".to_vec(), b"k".to_vec(), b"a bA".to_vec()], vec![b"get".to_vec(), b"it's".to_vec()]]
         );
-        assert_eq!(
-            all(b"set \"a\r\n").unwrap_err().0,
-            "ERR Protocol error: unbalanced quotes in request"
-        );
+        assert_eq!(all(b"set \"a\r\n").unwrap_err().0, "ERR Protocol error: unbalanced quotes in request");
     }
 
     #[test]
@@ -321,19 +308,13 @@ mod tests {
         assert_eq!(all(b"*a\r\n").unwrap_err().0, "ERR Protocol error: invalid multibulk length");
         assert_eq!(all(b"*1\r\n+x\r\n").unwrap_err().0, "ERR Protocol error: expected '$', got '+'");
         assert_eq!(all(b"*1\r\n$-1\r\n").unwrap_err().0, "ERR Protocol error: invalid bulk length");
-        assert_eq!(
-            all(b"*1\r\n$536870913\r\n").unwrap_err().0,
-            "ERR Protocol error: invalid bulk length"
-        );
+        assert_eq!(all(b"*1\r\n$536870913\r\n").unwrap_err().0, "ERR Protocol error: invalid bulk length");
         assert_eq!(all(b"*0\r\n*-1\r\n").unwrap(), Vec::<Vec<Vec<u8>>>::new());
         let big = vec![b'a'; PROTO_INLINE_MAX_SIZE + 1];
         assert_eq!(all(&big).unwrap_err().0, "ERR Protocol error: too big inline request");
         let unauth = DecodeLimits { authenticated: false, ..LIM };
         let mut d = RequestDecoder::new();
         let mut buf = BytesMut::from(&b"*11\r\n"[..]);
-        assert_eq!(
-            d.decode(&mut buf, &unauth).unwrap_err().0,
-            "ERR Protocol error: unauthenticated multibulk length"
-        );
+        assert_eq!(d.decode(&mut buf, &unauth).unwrap_err().0, "ERR Protocol error: unauthenticated multibulk length");
     }
 }

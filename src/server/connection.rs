@@ -34,7 +34,9 @@ fn set_keepalive(stream: &TcpStream, secs: u64) {
         return;
     }
     let sock = socket2::SockRef::from(stream);
-    let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(secs)).with_interval(Duration::from_secs((secs / 3).max(1)));
+    let ka = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(secs))
+        .with_interval(Duration::from_secs((secs / 3).max(1)));
     if let Err(e) = sock.set_tcp_keepalive(&ka) {
         tracing::debug!("tcp-keepalive: {e}");
     }
@@ -219,6 +221,7 @@ impl Conn {
             client.qbuf = qbuf;
             client.qbuf_free = qbuf_free;
             let start = Instant::now();
+            let mut clock = start;
             let before = wbuf.len();
             let mut outcome = After::Continue;
             let mut n = 0;
@@ -228,7 +231,7 @@ impl Conn {
                     break;
                 }
                 let skipping = std::mem::take(&mut client.skip_reply);
-                match eng.execute(&mut client, &argv) {
+                match eng.execute(&mut client, &argv, &mut clock) {
                     Exec::Paused(until) => {
                         client.skip_reply = skipping;
                         self.pending.push_front(argv);
@@ -249,7 +252,7 @@ impl Conn {
                     break;
                 }
                 n += 1;
-                if n >= BATCH_MAX_COMMANDS || start.elapsed() >= BATCH_MAX_TIME {
+                if n >= BATCH_MAX_COMMANDS || clock.duration_since(start) >= BATCH_MAX_TIME {
                     break;
                 }
             }

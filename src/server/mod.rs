@@ -70,7 +70,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     for (host, optional) in bind_addrs(&config) {
         match listen(&host, port, backlog) {
             Ok(l) => listeners.push(TcpListener::from_std(l)?),
-            Err(e) if optional => tracing::warn!("Could not create server TCP listening socket {host}:{port}: {e} (ignored)"),
+            Err(e) if optional => {
+                tracing::warn!("Could not create server TCP listening socket {host}:{port}: {e} (ignored)")
+            }
             Err(e) => {
                 return Err(e).with_context(|| format!("Could not create server TCP listening socket {host}:{port}"));
             }
@@ -138,6 +140,7 @@ async fn cron(shared: Arc<Shared>) {
             }
             tokio::task::yield_now().await;
         }
+        crate::engine::Engine::update_lru_clock();
         let mut eng = shared.engine.lock();
         let spent = tick.elapsed().as_millis() as u64;
         eng.stats.expire_cycle_cpu_milliseconds += spent;
