@@ -94,8 +94,8 @@ const CASES: &[&str] = &[
     "OBJECT REFCOUNT o1", "SET o2 abc", "OBJECT ENCODING o2", "APPEND o2 d", "OBJECT ENCODING o2",
     "SET o3 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "OBJECT ENCODING o3",
     "SET o3 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "OBJECT ENCODING o3", "SET o4 -0", "OBJECT ENCODING o4",
-    "OBJECT FREQ o1", "OBJECT FOO", "OBJECT", "OBJECT ENCODING", "SCAN x", "SCAN -1", "SCAN 0 COUNT 0", "SCAN 0 COUNT x",
-    "SCAN 0 MATCH", "SCAN 0 FOO bar", "KEYS", "FLUSHALL", "KEYS *", "SCAN 0", "RANDOMKEY", "SET only v", "KEYS *",
+    "OBJECT FREQ o1", "OBJECT FOO", "OBJECT", "OBJECT ENCODING", "SCAN x", "SCAN 0 COUNT 0", "SCAN 0 COUNT x",
+    "SCAN 0 MATCH", "SCAN 0 FOO bar", "KEYS", "FLUSHALL", "KEYS *", "SCAN 0", "SCAN -1", "RANDOMKEY", "SET only v", "KEYS *",
     "KEYS o*", "KEYS nomatch*", "RANDOMKEY", "SCAN 0 TYPE string", "SCAN 0 TYPE list", "SCAN 0 MATCH o*",
     "DBSIZE", "FLUSHDB", "DBSIZE",
     // server

@@ -96,8 +96,7 @@ pub fn move_(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if !ctx.exists(key) {
         return Ok(Reply::Int(0));
     }
-    ctx.expire_if_needed_in(dst, key);
-    if ctx.eng.dbs[dst].keys.contains_key(key) {
+    if !ctx.expire_if_needed_in(dst, key) && ctx.eng.dbs[dst].keys.contains_key(key) {
         return Ok(Reply::Int(0));
     }
     let when = ctx.eng.dbs[src].get_expire(key);
@@ -133,8 +132,7 @@ pub fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let Some(entry) = ctx.lookup_write(src_key) else { return Ok(Reply::Int(0)) };
     let val = entry.val.clone();
     let when = ctx.eng.dbs[src].get_expire(src_key);
-    ctx.expire_if_needed_in(dst, dst_key);
-    if ctx.eng.dbs[dst].keys.contains_key(dst_key) {
+    if !ctx.expire_if_needed_in(dst, dst_key) && ctx.eng.dbs[dst].keys.contains_key(dst_key) {
         if !replace {
             return Ok(Reply::Int(0));
         }
@@ -205,8 +203,11 @@ pub fn exists(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// TYPE key
 pub fn type_(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    ctx.expire_if_needed(&argv[1]);
-    let t = ctx.db().keys.get(&argv[1]).map(|e| e.val.type_name()).unwrap_or("none");
+    let t = if ctx.expire_if_needed(&argv[1]) {
+        "none"
+    } else {
+        ctx.db().keys.get(&argv[1]).map(|e| e.val.type_name()).unwrap_or("none")
+    };
     Ok(Reply::Status(t.to_string()))
 }
 
@@ -361,7 +362,9 @@ pub fn randomkey(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 
 /// The entry at `key` without touching its access time (OBJECT never does).
 fn peek<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Option<&'c Entry> {
-    ctx.expire_if_needed(key);
+    if ctx.expire_if_needed(key) {
+        return None;
+    }
     ctx.db().keys.get(key)
 }
 

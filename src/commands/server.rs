@@ -676,7 +676,9 @@ pub fn memory_usage(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
     }
     let key = &argv[2];
-    ctx.expire_if_needed(key);
+    if ctx.expire_if_needed(key) {
+        return Ok(Reply::Nil);
+    }
     let has_expire = ctx.db().get_expire(key).is_some();
     Ok(match ctx.db().keys.get(key) {
         None => Reply::Nil,

@@ -136,6 +136,41 @@ impl<V> Dict<V> {
             return None;
         }
         let h = self.hash(key);
+        self.find_mut_hashed(h, key)
+    }
+
+    /// True when the key is present.
+    pub fn contains_key(&self, key: &[u8]) -> bool {
+        self.find_node(key).is_some()
+    }
+
+    /// Inserts or replaces; returns the previous value.
+    pub fn insert(&mut self, key: SBuf, val: V) -> Option<V> {
+        let h = self.hash(key.as_bytes());
+        self.rehash_step();
+        if let Some(slot) = self.find_mut_hashed(h, key.as_bytes()) {
+            return Some(std::mem::replace(slot, val));
+        }
+        self.insert_new_hashed(h, key, val);
+        None
+    }
+
+    /// Replaces the value of `key`, or inserts it with the key made by `make_key`
+    /// (so an existing key costs no allocation). One hash computation either way.
+    pub fn upsert(&mut self, key: &[u8], make_key: impl FnOnce() -> SBuf, val: V) -> Option<V> {
+        let h = self.hash(key);
+        self.rehash_step();
+        if let Some(slot) = self.find_mut_hashed(h, key) {
+            return Some(std::mem::replace(slot, val));
+        }
+        self.insert_new_hashed(h, make_key(), val);
+        None
+    }
+
+    fn find_mut_hashed(&mut self, h: usize, key: &[u8]) -> Option<&mut V> {
+        if self.len() == 0 {
+            return None;
+        }
         let rehashing = self.rehash_idx.is_some();
         for table in self.ht.iter_mut() {
             if !table.buckets.is_empty() {
@@ -155,19 +190,9 @@ impl<V> Dict<V> {
         None
     }
 
-    /// True when the key is present.
-    pub fn contains_key(&self, key: &[u8]) -> bool {
-        self.find_node(key).is_some()
-    }
-
-    /// Inserts or replaces; returns the previous value.
-    pub fn insert(&mut self, key: SBuf, val: V) -> Option<V> {
-        self.rehash_step();
-        if let Some(slot) = self.get_mut(key.as_bytes()) {
-            return Some(std::mem::replace(slot, val));
-        }
+    /// Links a node for a key known to be absent.
+    fn insert_new_hashed(&mut self, h: usize, key: SBuf, val: V) {
         self.expand_if_needed();
-        let h = self.hash(key.as_bytes());
         // New keys go to the new table while rehashing, so ht[0] only shrinks.
         let t = if self.rehash_idx.is_some() { 1 } else { 0 };
         let table = &mut self.ht[t];
@@ -175,7 +200,6 @@ impl<V> Dict<V> {
         let next = table.buckets[idx].take();
         table.buckets[idx] = Some(Box::new(Node { key, val, next }));
         table.used += 1;
-        None
     }
 
     /// Removes a key; returns the stored key and value.

@@ -59,12 +59,7 @@ impl Db {
     /// Stores `val` under `key`, replacing any value. The expire is removed unless
     /// `keep_ttl`.
     pub fn set(&mut self, key: &[u8], val: Value, lru: u32, keep_ttl: bool) {
-        if let Some(e) = self.keys.get_mut(key) {
-            e.val = val;
-            e.lru = lru;
-        } else {
-            self.keys.insert(SBuf::from_slice(key), Entry { val, lru });
-        }
+        self.keys.upsert(key, || SBuf::from_slice(key), Entry { val, lru });
         if !keep_ttl && !self.expires.is_empty() {
             self.expires.remove(key);
         }

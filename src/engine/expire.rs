@@ -25,7 +25,9 @@ impl Engine {
     /// Runs active expiry until `deadline`. Returns true when some database still has
     /// a high ratio of stale keys (the caller should run another slice soon).
     pub fn active_expire_slice(&mut self, deadline: Instant) -> bool {
-        if !self.active_expire_enabled {
+        // No active expiry while disabled (DEBUG SET-ACTIVE-EXPIRE 0) or while
+        // clients are paused: a pause promises an unchanging dataset.
+        if !self.active_expire_enabled || self.current_pause().is_some() {
             return false;
         }
         let effort = self.config.active_expire_effort.clamp(1, 10) as usize - 1;

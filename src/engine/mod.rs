@@ -184,11 +184,8 @@ impl Engine {
         if !client.authenticated && !spec.flags.no_auth {
             return Exec::Reply(self.reject(Some(spec), CommandError::NoAuth));
         }
-        if let Some(p) = self.pause {
-            let now = Instant::now();
-            if now >= p.until {
-                self.pause = None;
-            } else if p.all || spec.flags.write || spec.flags.may_replicate {
+        if let Some(p) = self.current_pause() {
+            if p.all || spec.flags.write || spec.flags.may_replicate {
                 return Exec::Paused(p.until);
             }
         }
@@ -280,6 +277,17 @@ impl Engine {
                 None => self.monitors.retain(|&m| m != id),
             }
         }
+    }
+
+    /// The CLIENT PAUSE in force, if any; an elapsed pause is ended here.
+    pub fn current_pause(&mut self) -> Option<Pause> {
+        let p = self.pause?;
+        if Instant::now() >= p.until {
+            self.pause = None;
+            self.events.unpause.notify_waiters();
+            return None;
+        }
+        Some(p)
     }
 
     /// Registers a new client and returns its id.
@@ -390,7 +398,11 @@ impl<'a> Ctx<'a> {
         if !self.eng.dbs[dbi].is_expired(key, now) {
             return false;
         }
-        self.eng.delete_expired_key(dbi, key);
+        // While writes are paused nothing may change the dataset: the key is
+        // reported as gone but deleted only after the pause (as Redis does).
+        if self.eng.current_pause().is_none() {
+            self.eng.delete_expired_key(dbi, key);
+        }
         true
     }
 
@@ -402,31 +414,34 @@ impl<'a> Ctx<'a> {
 
     /// Looks a key up for reading: lazy expiry, LRU touch, hits/misses.
     pub fn lookup_read(&mut self, key: &[u8]) -> Option<&Entry> {
-        self.expire_if_needed(key);
+        if self.expire_if_needed(key) {
+            self.eng.stats.keyspace_misses += 1;
+            return None;
+        }
         let no_touch = self.client.flags.no_touch;
         let dbi = self.client.db;
         let lfu = self.eng.lfu_params();
         let eng = &mut *self.eng;
-        let found = match eng.dbs[dbi].keys.get_mut(key) {
+        match eng.dbs[dbi].keys.get_mut(key) {
             Some(e) => {
                 if !no_touch {
                     e.lru = lfu::touched(e.lru, lfu, &mut eng.rng);
                 }
-                true
+                eng.stats.keyspace_hits += 1;
+                Some(&*e)
             }
-            None => false,
-        };
-        if found {
-            self.eng.stats.keyspace_hits += 1;
-        } else {
-            self.eng.stats.keyspace_misses += 1;
+            None => {
+                eng.stats.keyspace_misses += 1;
+                None
+            }
         }
-        self.eng.dbs[dbi].keys.get(key)
     }
 
     /// Looks a key up for writing (lazy expiry, no stats).
     pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        self.expire_if_needed(key);
+        if self.expire_if_needed(key) {
+            return None;
+        }
         let lfu = self.eng.lfu_params();
         let dbi = self.client.db;
         let eng = &mut *self.eng;
@@ -437,8 +452,7 @@ impl<'a> Ctx<'a> {
 
     /// True when `key` exists (after lazy expiry), without touching it.
     pub fn exists(&mut self, key: &[u8]) -> bool {
-        self.expire_if_needed(key);
-        self.db().keys.contains_key(key)
+        !self.expire_if_needed(key) && self.db().keys.contains_key(key)
     }
 
     /// Stores a value (SET semantics: the TTL is dropped unless `keep_ttl`).
@@ -450,7 +464,9 @@ impl<'a> Ctx<'a> {
 
     /// Deletes a key; true when it existed (after lazy expiry).
     pub fn delete(&mut self, key: &[u8]) -> bool {
-        self.expire_if_needed(key);
+        if self.expire_if_needed(key) {
+            return false;
+        }
         let gone = self.db().remove(key).is_some();
         if gone {
             self.eng.dirty += 1;

@@ -82,7 +82,20 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr)
             return;
         }
     };
-    let mut conn = Conn { shared: shared.clone(), id, decoder: RequestDecoder::new(), pending: VecDeque::new() };
+    let (limits, qbuf_limit) = {
+        let eng = shared.engine.lock();
+        let authenticated = eng.config.requirepass.is_none();
+        (DecodeLimits { max_bulk_len: eng.config.proto_max_bulk_len, authenticated }, eng.config.client_query_buffer_limit)
+    };
+    let mut conn = Conn {
+        shared: shared.clone(),
+        id,
+        decoder: RequestDecoder::new(),
+        pending: VecDeque::new(),
+        limits,
+        qbuf_limit,
+        read_bytes: 0,
+    };
     conn.run(&mut stream, &kill, &mut push_rx).await;
     let _ = stream.shutdown().await;
     shared.engine.lock().remove_client(id);
@@ -94,13 +107,18 @@ struct Conn {
     decoder: RequestDecoder,
     /// Decoded requests not yet executed (pipelined behind a pause).
     pending: VecDeque<Vec<Bytes>>,
+    /// Decoder limits, refreshed after every batch (AUTH and CONFIG SET change them).
+    limits: DecodeLimits,
+    /// `client-query-buffer-limit`, refreshed after every batch.
+    qbuf_limit: u64,
+    /// Bytes read since the last batch (for stats).
+    read_bytes: usize,
 }
 
 impl Conn {
     async fn run(&mut self, stream: &mut TcpStream, kill: &Notify, push_rx: &mut mpsc::UnboundedReceiver<Bytes>) {
         let mut rbuf = BytesMut::with_capacity(16 * 1024);
         let mut wbuf = BytesMut::with_capacity(16 * 1024);
-        let (mut limits, mut qbuf_limit) = self.limits();
         loop {
             tokio::select! {
                 _ = kill.notified() => return,
@@ -116,101 +134,87 @@ impl Conn {
                     wbuf.clear();
                 }
                 r = stream.read_buf(&mut rbuf) => {
-                    let n = match r {
+                    match r {
                         Ok(0) | Err(_) => return,
-                        Ok(n) => n,
-                    };
-                    // Decode every complete request in the buffer.
-                    let mut framing_error = None;
-                    loop {
-                        match self.decoder.decode(&mut rbuf, &limits) {
-                            Ok(Some(argv)) => self.pending.push_back(argv),
-                            Ok(None) => break,
-                            Err(e) => {
-                                framing_error = Some(e);
-                                break;
-                            }
-                        }
-                        // Unauthenticated limits depend on AUTH, which runs in order.
-                        if !limits.authenticated && self.pending.len() == 1 {
-                            break;
-                        }
+                        Ok(n) => self.read_bytes += n,
                     }
-                    if rbuf.len() as u64 > qbuf_limit {
-                        tracing::warn!("Closing client id={} that reached max query buffer length ({} bytes)", self.id, rbuf.len());
+                    if !self.process_input(&mut rbuf, &mut wbuf, stream, kill).await {
                         return;
-                    }
-                    let mut after = self.execute_pending(&mut wbuf, n, rbuf.len(), rbuf.capacity() - rbuf.len());
-                    loop {
-                        if !wbuf.is_empty() {
-                            if stream.write_all(&wbuf).await.is_err() {
-                                return;
-                            }
-                            wbuf.clear();
-                        }
-                        match after {
-                            After::Continue => break,
-                            After::Close => return,
-                            After::Paused(until) => {
-                                let unpause = self.shared.events.unpause.notified();
-                                tokio::select! {
-                                    _ = tokio::time::sleep_until(until.into()) => {}
-                                    _ = unpause => {}
-                                    _ = kill.notified() => return,
-                                }
-                                after = self.execute_pending(&mut wbuf, 0, rbuf.len(), rbuf.capacity() - rbuf.len());
-                            }
-                        }
-                    }
-                    if let Some(e) = framing_error {
-                        let mut out = BytesMut::new();
-                        encode(&Reply::Error(e.0), 2, &mut out);
-                        let _ = stream.write_all(&out).await;
-                        return;
-                    }
-                    (limits, qbuf_limit) = self.limits();
-                    // Keep decoding requests that were held back for the auth check.
-                    if !rbuf.is_empty() && !self.decoder.in_progress() {
-                        while let Ok(Some(argv)) = self.decoder.decode(&mut rbuf, &limits) {
-                            self.pending.push_back(argv);
-                            if !limits.authenticated {
-                                break;
-                            }
-                        }
-                        if !self.pending.is_empty() {
-                            let after = self.execute_pending(&mut wbuf, 0, rbuf.len(), rbuf.capacity() - rbuf.len());
-                            if !wbuf.is_empty() && stream.write_all(&wbuf).await.is_err() {
-                                return;
-                            }
-                            wbuf.clear();
-                            if matches!(after, After::Close) {
-                                return;
-                            }
-                        }
                     }
                 }
             }
         }
     }
 
-    fn limits(&self) -> (DecodeLimits, u64) {
-        let eng = self.shared.engine.lock();
-        let authenticated = eng.clients.get(&self.id).map(|c| c.authenticated).unwrap_or(true);
-        (
-            DecodeLimits { max_bulk_len: eng.config.proto_max_bulk_len, authenticated },
-            eng.config.client_query_buffer_limit,
-        )
+    /// Decodes and executes everything complete in `rbuf`, writing the replies once
+    /// per batch. Returns false when the connection must close.
+    async fn process_input(&mut self, rbuf: &mut BytesMut, wbuf: &mut BytesMut, stream: &mut TcpStream, kill: &Notify) -> bool {
+        loop {
+            let mut framing_error = None;
+            loop {
+                match self.decoder.decode(rbuf, &self.limits) {
+                    Ok(Some(argv)) => {
+                        self.pending.push_back(argv);
+                        // An unauthenticated client's limits change once AUTH has run.
+                        if !self.limits.authenticated {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        framing_error = Some(e);
+                        break;
+                    }
+                }
+            }
+            if rbuf.len() as u64 > self.qbuf_limit {
+                tracing::warn!("Closing client id={} that reached max query buffer length ({} bytes)", self.id, rbuf.len());
+                return false;
+            }
+            if self.pending.is_empty() && framing_error.is_none() {
+                return true;
+            }
+            let mut after = self.execute_pending(wbuf, rbuf.len(), rbuf.capacity() - rbuf.len());
+            loop {
+                if !wbuf.is_empty() {
+                    if stream.write_all(wbuf).await.is_err() {
+                        return false;
+                    }
+                    wbuf.clear();
+                }
+                match after {
+                    After::Continue => break,
+                    After::Close => return false,
+                    After::Paused(until) => {
+                        let unpause = self.shared.events.unpause.notified();
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(until.into()) => {}
+                            _ = unpause => {}
+                            _ = kill.notified() => return false,
+                        }
+                        after = self.execute_pending(wbuf, rbuf.len(), rbuf.capacity() - rbuf.len());
+                    }
+                }
+            }
+            if let Some(e) = framing_error {
+                let mut out = BytesMut::new();
+                encode(&Reply::Error(e.0), 2, &mut out);
+                let _ = stream.write_all(&out).await;
+                return false;
+            }
+        }
     }
 
     /// Runs pending requests under the lock, in bounded batches; encodes replies
     /// into `wbuf`.
-    fn execute_pending(&mut self, wbuf: &mut BytesMut, read_bytes: usize, qbuf: usize, qbuf_free: usize) -> After {
+    fn execute_pending(&mut self, wbuf: &mut BytesMut, qbuf: usize, qbuf_free: usize) -> After {
         let mut first = true;
         while !self.pending.is_empty() || first {
             let mut eng = self.shared.engine.lock();
             let Some(mut client) = eng.clients.remove(&self.id) else { return After::Close };
             if first {
                 first = false;
+                let read_bytes = std::mem::take(&mut self.read_bytes);
                 if read_bytes > 0 {
                     eng.stats.total_net_input_bytes += read_bytes as u64;
                     eng.stats.total_reads_processed += 1;
@@ -263,6 +267,8 @@ impl Conn {
             }
             client.net_out += written;
             client.omem = wbuf.len();
+            self.limits = DecodeLimits { max_bulk_len: eng.config.proto_max_bulk_len, authenticated: client.authenticated };
+            self.qbuf_limit = eng.config.client_query_buffer_limit;
             eng.clients.insert(self.id, client);
             drop(eng);
             if !matches!(outcome, After::Continue) {
