@@ -163,7 +163,7 @@ fn resp3_replies_match_redis() {
         "SET f 1.5",
         "INCRBYFLOAT f 1",
         "OBJECT ENCODING nokey",
-        "SCAN 0",
+        "SCAN 0 COUNT 1000 MATCH k",
         "TTL k",
         "CLIENT GETNAME",
         "EXISTS k",

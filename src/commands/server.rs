@@ -427,10 +427,11 @@ pub fn config_get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// CONFIG SET parameter value [parameter value ...]
 pub fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if argv.len() % 2 != 0 {
-        return Err(CommandError::WrongArity("config|set".into()));
+        return Err(CommandError::Syntax);
     }
     let pairs: Vec<(&[u8], &[u8])> = argv[2..].chunks(2).map(|p| (p[0].as_ref(), p[1].as_ref())).collect();
-    ctx.eng.config.set(&pairs).map_err(CommandError::Coded)?;
+    let local = client_is_local(ctx);
+    ctx.eng.config.set_from(&pairs, local).map_err(CommandError::Coded)?;
     Ok(Reply::ok())
 }
 
@@ -766,16 +767,14 @@ pub fn shutdown(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 // DEBUG
 // ---------------------------------------------------------------------------------
 
+/// True when the client connected over loopback (for `enable-*-command local`).
+fn client_is_local(ctx: &Ctx) -> bool {
+    let host = ctx.client.addr.rsplit_once(':').map(|(h, _)| h).unwrap_or("");
+    host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 fn debug_allowed(ctx: &Ctx) -> bool {
-    use crate::config::EnableCmd;
-    match ctx.eng.config.enable_debug_command {
-        EnableCmd::Yes => true,
-        EnableCmd::No => false,
-        EnableCmd::Local => {
-            let host = ctx.client.addr.rsplit_once(':').map(|(h, _)| h).unwrap_or("");
-            host.starts_with("127.") || host == "::1" || host == "[::1]" || host.starts_with("unix")
-        }
-    }
+    ctx.eng.config.enable_debug_command.allows(client_is_local(ctx))
 }
 
 /// DEBUG subcommand [arg ...]
