@@ -5,9 +5,9 @@
 //! * `protocol`  – RESP2/RESP3 reply values, request decoder (multibulk + inline), encoder.
 //! * `db`        – values, the incremental-rehash dictionary, keyspace with expires.
 //! * `commands`  – the one command table, typed argument cursor, error type, and one
-//!                 file per command family with its table rows next to its handlers.
+//!   file per command family with its table rows next to its handlers.
 //! * `engine`    – the `Engine` behind the one lock: dbs, clients, stats, the gate,
-//!                 dispatch of a batch of commands.
+//!   dispatch of a batch of commands.
 //! * `config`    – the settings table, redis.conf parser, CONFIG GET/SET/REWRITE.
 //! * `server`    – listener, connection tasks, timers (active expiry, client timeouts).
 

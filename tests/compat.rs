@@ -246,7 +246,7 @@ fn normalize(v: redis::Value, names: &[String]) -> redis::Value {
                     // CLIENT NO-TOUCH is newer than 7.0.
                     subs.retain(|s| {
                         let n = name_of(s);
-                        n != "client|no-touch" && names.iter().any(|x| *x == n)
+                        n != "client|no-touch" && names.contains(&n)
                     });
                     subs.sort_by_key(|s| name_of(s));
                 }

@@ -289,9 +289,9 @@ pub fn client_kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     let matches = |c: &crate::engine::Client| {
         !f.type_none
-            && f.id.map_or(true, |id| c.id == id)
-            && f.addr.as_ref().map_or(true, |a| a.as_ref() == c.addr.as_bytes())
-            && f.laddr.as_ref().map_or(true, |a| a.as_ref() == c.laddr.as_bytes())
+            && f.id.is_none_or(|id| c.id == id)
+            && f.addr.as_ref().is_none_or(|a| a.as_ref() == c.addr.as_bytes())
+            && f.laddr.as_ref().is_none_or(|a| a.as_ref() == c.laddr.as_bytes())
     };
     let mut killed = 0;
     for c in ctx.eng.clients.values_mut() {

@@ -463,7 +463,7 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], unit: ExpireUnit, absolute: boo
     let mut when = parse_int(&argv[2])?;
     let invalid = || CommandError::err(format!("invalid expire time in '{}' command", name));
     if unit == ExpireUnit::Seconds {
-        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
             return Err(invalid());
         }
         when *= 1000;
@@ -481,7 +481,7 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], unit: ExpireUnit, absolute: boo
     let current = ctx.db().get_expire(key);
     let refused = (nx && current.is_some())
         || (xx && current.is_none())
-        || (gt && current.map_or(true, |c| when <= c))
+        || (gt && current.is_none_or(|c| when <= c))
         || (lt && current.is_some_and(|c| when >= c));
     if refused {
         return Ok(Reply::Int(0));

@@ -426,7 +426,7 @@ pub fn config_get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// CONFIG SET parameter value [parameter value ...]
 pub fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    if argv.len() % 2 != 0 {
+    if !argv.len().is_multiple_of(2) {
         return Err(CommandError::Syntax);
     }
     let pairs: Vec<(&[u8], &[u8])> = argv[2..].chunks(2).map(|p| (p[0].as_ref(), p[1].as_ref())).collect();
@@ -696,7 +696,7 @@ pub fn memory_stats(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         (s("peak.allocated"), Reply::Int(m.allocated.max(ctx.eng.mem_peak) as i64)),
         (s("total.allocated"), Reply::Int(m.allocated as i64)),
         (s("keys.count"), Reply::Int(keys as i64)),
-        (s("keys.bytes-per-key"), Reply::Int(if keys > 0 { (m.allocated / keys) as i64 } else { 0 })),
+        (s("keys.bytes-per-key"), Reply::Int(m.allocated.checked_div(keys).unwrap_or(0) as i64)),
         (s("allocator.allocated"), Reply::Int(m.allocated as i64)),
         (s("allocator.active"), Reply::Int(m.active as i64)),
         (s("allocator.resident"), Reply::Int(m.resident as i64)),

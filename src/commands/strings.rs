@@ -273,7 +273,7 @@ pub fn mget(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 fn mset_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) -> CmdResult {
-    if argv.len() % 2 == 0 {
+    if argv.len().is_multiple_of(2) {
         return Err(CommandError::WrongArity(if nx { "msetnx" } else { "mset" }.into()));
     }
     if nx {

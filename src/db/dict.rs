@@ -98,7 +98,7 @@ impl<V> Dict<V> {
     }
 
     fn find_node(&self, key: &[u8]) -> Option<&Node<V>> {
-        if self.len() == 0 {
+        if self.is_empty() {
             return None;
         }
         let h = self.hash(key);
@@ -132,7 +132,7 @@ impl<V> Dict<V> {
 
     /// Looks a key up for modification.
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut V> {
-        if self.len() == 0 {
+        if self.is_empty() {
             return None;
         }
         let h = self.hash(key);
@@ -168,7 +168,7 @@ impl<V> Dict<V> {
     }
 
     fn find_mut_hashed(&mut self, h: usize, key: &[u8]) -> Option<&mut V> {
-        if self.len() == 0 {
+        if self.is_empty() {
             return None;
         }
         let rehashing = self.rehash_idx.is_some();
@@ -204,7 +204,7 @@ impl<V> Dict<V> {
 
     /// Removes a key; returns the stored key and value.
     pub fn remove(&mut self, key: &[u8]) -> Option<(SBuf, V)> {
-        if self.len() == 0 {
+        if self.is_empty() {
             return None;
         }
         self.rehash_step();
@@ -330,7 +330,7 @@ impl<V> Dict<V> {
     /// iteration is complete). Redis's `dictScan`: every element present for the
     /// whole iteration is visited at least once, even across resizes.
     pub fn scan(&self, cursor: u64, mut f: impl FnMut(&SBuf, &V)) -> u64 {
-        if self.len() == 0 {
+        if self.is_empty() {
             return 0;
         }
         let mut v = cursor as usize;
@@ -364,7 +364,7 @@ impl<V> Dict<V> {
     /// A random element, or `None` when empty. Like Redis: a random non-empty bucket,
     /// then a random element of its chain.
     pub fn random(&self, rng: &mut impl rand::Rng) -> Option<(&SBuf, &V)> {
-        if self.len() == 0 {
+        if self.is_empty() {
             return None;
         }
         let total = self.ht[0].buckets.len() + self.ht[1].buckets.len();

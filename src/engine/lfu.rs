@@ -24,7 +24,7 @@ pub fn decayed_counter(field: u32, decay_time: u64) -> u32 {
     let counter = field & 0xFF;
     let now = minutes();
     let elapsed = if now >= last { now - last } else { 0xFFFF - last + now };
-    let periods = if decay_time > 0 { elapsed as u64 / decay_time } else { 0 };
+    let periods = (elapsed as u64).checked_div(decay_time).unwrap_or(0);
     counter.saturating_sub(periods.min(255) as u32)
 }
 

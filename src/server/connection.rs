@@ -85,7 +85,10 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr)
     let (limits, qbuf_limit) = {
         let eng = shared.engine.lock();
         let authenticated = eng.config.requirepass.is_none();
-        (DecodeLimits { max_bulk_len: eng.config.proto_max_bulk_len, authenticated }, eng.config.client_query_buffer_limit)
+        (
+            DecodeLimits { max_bulk_len: eng.config.proto_max_bulk_len, authenticated },
+            eng.config.client_query_buffer_limit,
+        )
     };
     let mut conn = Conn {
         shared: shared.clone(),
@@ -148,7 +151,13 @@ impl Conn {
 
     /// Decodes and executes everything complete in `rbuf`, writing the replies once
     /// per batch. Returns false when the connection must close.
-    async fn process_input(&mut self, rbuf: &mut BytesMut, wbuf: &mut BytesMut, stream: &mut TcpStream, kill: &Notify) -> bool {
+    async fn process_input(
+        &mut self,
+        rbuf: &mut BytesMut,
+        wbuf: &mut BytesMut,
+        stream: &mut TcpStream,
+        kill: &Notify,
+    ) -> bool {
         loop {
             let mut framing_error = None;
             loop {
@@ -168,7 +177,11 @@ impl Conn {
                 }
             }
             if rbuf.len() as u64 > self.qbuf_limit {
-                tracing::warn!("Closing client id={} that reached max query buffer length ({} bytes)", self.id, rbuf.len());
+                tracing::warn!(
+                    "Closing client id={} that reached max query buffer length ({} bytes)",
+                    self.id,
+                    rbuf.len()
+                );
                 return false;
             }
             if self.pending.is_empty() && framing_error.is_none() {
@@ -267,7 +280,8 @@ impl Conn {
             }
             client.net_out += written;
             client.omem = wbuf.len();
-            self.limits = DecodeLimits { max_bulk_len: eng.config.proto_max_bulk_len, authenticated: client.authenticated };
+            self.limits =
+                DecodeLimits { max_bulk_len: eng.config.proto_max_bulk_len, authenticated: client.authenticated };
             self.qbuf_limit = eng.config.client_query_buffer_limit;
             eng.clients.insert(self.id, client);
             drop(eng);

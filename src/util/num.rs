@@ -94,7 +94,7 @@ pub fn format_g17(v: f64) -> String {
     // Decide between fixed and exponential notation exactly like printf's %g.
     let (mantissa, e) = s.split_once('e').unwrap_or((&s, "0"));
     let e: i32 = e.parse().unwrap_or(exp);
-    if e < -4 || e >= 17 {
+    if !(-4..17).contains(&e) {
         let m = trim_fraction(mantissa);
         let sign = if e < 0 { '-' } else { '+' };
         format!("{}e{}{:02}", m, sign, e.abs())
