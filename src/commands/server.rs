@@ -106,6 +106,20 @@ pub fn bytes_human(n: u64) -> String {
     format!("{}B", n as u64)
 }
 
+/// `sysname release machine` from uname(2), as Redis prints in INFO server.
+fn os_name() -> String {
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: uname fills the zeroed struct we own; its fields are NUL-terminated.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return std::env::consts::OS.to_string();
+    }
+    let field = |f: &[libc::c_char]| {
+        let bytes: Vec<u8> = f.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    format!("{} {} {}", field(&u.sysname), field(&u.release), field(&u.machine))
+}
+
 fn cpu_times() -> (f64, f64) {
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: getrusage writes into the zeroed struct we own.
@@ -190,7 +204,7 @@ pub fn info_section(ctx: &mut Ctx, name: &str) -> String {
             f!("redis_git_dirty:0");
             f!("redis_build_id:0");
             f!("redis_mode:standalone");
-            f!("os:{} {}", std::env::consts::OS, std::env::consts::ARCH);
+            f!("os:{}", os_name());
             f!("arch_bits:64");
             f!("monotonic_clock:POSIX clock_gettime");
             f!("multiplexing_api:epoll");

@@ -261,7 +261,7 @@ impl Engine {
         let mut line = format!("+{}.{:06} [{} {}]", now / 1_000_000, now % 1_000_000, client.db, client.addr);
         for a in argv {
             line.push(' ');
-            line.push_str(&repr(a));
+            line.push_str(&crate::util::sds::repr(a));
         }
         line.push_str("\r\n");
         let line = Bytes::from(line);
@@ -333,27 +333,6 @@ fn unknown_command(argv: &[Bytes]) -> CommandError {
         name: String::from_utf8_lossy(argv.first().map(|b| b.as_ref()).unwrap_or(b"")).into_owned(),
         args,
     }
-}
-
-/// Quotes a byte string like Redis's `sdscatrepr` (MONITOR, DEBUG output).
-pub fn repr(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len() + 2);
-    s.push('"');
-    for &c in b {
-        match c {
-            b'\\' => s.push_str("\\\\"),
-            b'"' => s.push_str("\\\""),
-            b'\n' => s.push_str("\\n"),
-            b'\r' => s.push_str("\\r"),
-            b'\t' => s.push_str("\\t"),
-            7 => s.push_str("\\a"),
-            8 => s.push_str("\\b"),
-            c if c.is_ascii_graphic() || c == b' ' => s.push(c as char),
-            c => s.push_str(&format!("\\x{:02x}", c)),
-        }
-    }
-    s.push('"');
-    s
 }
 
 /// The execution context of one command: the engine, the calling client, and the

@@ -79,15 +79,9 @@ impl RequestDecoder {
                         Some(argv) => return Ok(Some(argv)),
                     }
                 }
-                let Some(cr) = find_byte(buf, b'\r') else {
-                    if buf.len() > PROTO_INLINE_MAX_SIZE {
-                        return Err(proto_err("too big mbulk count string"));
-                    }
+                let Some(cr) = header_line(buf, "too big mbulk count string")? else {
                     return Ok(None);
                 };
-                if cr + 1 >= buf.len() {
-                    return Ok(None);
-                }
                 let n = crate::util::num::parse_i64(&buf[1..cr]);
                 let n = match n {
                     Some(n) if n <= i32::MAX as i64 => n,
@@ -109,15 +103,9 @@ impl RequestDecoder {
                 let len = match self.bulk_len {
                     Some(len) => len,
                     None => {
-                        let Some(cr) = find_byte(buf, b'\r') else {
-                            if buf.len() > PROTO_INLINE_MAX_SIZE {
-                                return Err(proto_err("too big bulk count string"));
-                            }
+                        let Some(cr) = header_line(buf, "too big bulk count string")? else {
                             return Ok(None);
                         };
-                        if cr + 1 >= buf.len() {
-                            return Ok(None);
-                        }
                         if buf[0] != b'$' {
                             return Err(proto_err(format!("expected '$', got '{}'", buf[0] as char)));
                         }
@@ -152,6 +140,17 @@ impl RequestDecoder {
     }
 }
 
+/// Finds the CR ending a `*<n>` or `$<n>` header line; `None` until the whole line
+/// (CR LF) is buffered. A header that is still open after 64 KiB is `too_big`.
+fn header_line(buf: &[u8], too_big: &str) -> Result<Option<usize>, ProtocolError> {
+    match find_byte(buf, b'\r') {
+        Some(cr) if cr + 1 < buf.len() => Ok(Some(cr)),
+        Some(_) => Ok(None),
+        None if buf.len() > PROTO_INLINE_MAX_SIZE => Err(proto_err(too_big)),
+        None => Ok(None),
+    }
+}
+
 /// Decodes one inline request line, or returns `None` when the line is incomplete.
 fn decode_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
     let Some(nl) = find_byte(buf, b'\n') else {
@@ -164,96 +163,9 @@ fn decode_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError
     if end > 0 && buf[end - 1] == b'\r' {
         end -= 1;
     }
-    let argv = split_args(&buf[..end]).ok_or_else(|| proto_err("unbalanced quotes in request"))?;
+    let argv = crate::util::sds::split_args(&buf[..end]).ok_or_else(|| proto_err("unbalanced quotes in request"))?;
     buf.advance(nl + 1);
     Ok(Some(argv.into_iter().map(Bytes::from).collect()))
-}
-
-fn hex_val(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
-}
-
-/// Splits a line into arguments with the quoting rules of Redis's `sdssplitargs`:
-/// words separated by whitespace, `"..."` with `\n \r \t \b \a \xHH` escapes,
-/// `'...'` with `\'`. A closing quote must be followed by a space or the end.
-/// Returns `None` on unbalanced quotes.
-pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    let n = line.len();
-    loop {
-        while i < n && line[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i >= n {
-            return Some(out);
-        }
-        let mut cur = Vec::new();
-        let mut in_dq = false;
-        let mut in_sq = false;
-        loop {
-            if in_dq {
-                if i >= n {
-                    return None;
-                }
-                if line[i] == b'\\'
-                    && i + 3 < n
-                    && line[i + 1] == b'x'
-                    && hex_val(line[i + 2]).is_some()
-                    && hex_val(line[i + 3]).is_some()
-                {
-                    cur.push(hex_val(line[i + 2])? * 16 + hex_val(line[i + 3])?);
-                    i += 3;
-                } else if line[i] == b'\\' && i + 1 < n {
-                    i += 1;
-                    cur.push(match line[i] {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 8,
-                        b'a' => 7,
-                        c => c,
-                    });
-                } else if line[i] == b'"' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                } else {
-                    cur.push(line[i]);
-                }
-            } else if in_sq {
-                if i >= n {
-                    return None;
-                }
-                if line[i] == b'\\' && i + 1 < n && line[i + 1] == b'\'' {
-                    i += 1;
-                    cur.push(b'\'');
-                } else if line[i] == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                } else {
-                    cur.push(line[i]);
-                }
-            } else {
-                if i >= n {
-                    break;
-                }
-                match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
-                    b'"' => in_dq = true,
-                    b'\'' => in_sq = true,
-                    c => cur.push(c),
-                }
-            }
-            i += 1;
-        }
-        out.push(cur);
-    }
 }
 
 #[cfg(test)]

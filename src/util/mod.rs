@@ -3,6 +3,7 @@
 
 pub mod glob;
 pub mod num;
+pub mod sds;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
