@@ -13,23 +13,6 @@ use std::collections::HashSet;
 const OK: &str = "+OK\r\n";
 const NIL: &str = "$-1\r\n";
 
-/// Sends `line` (split on spaces) and returns the raw reply as a string.
-fn c(r: &mut Raw, line: &str) -> String {
-    String::from_utf8_lossy(&r.cmd(line)).into_owned()
-}
-
-/// Sends `line` and parses its integer reply.
-fn int(r: &mut Raw, line: &str) -> i64 {
-    let s = c(r, line);
-    assert!(s.starts_with(':'), "{line}: expected an integer, got {s:?}");
-    s[1..s.len() - 2].parse().expect("integer")
-}
-
-/// The RESP bulk string for `v`.
-fn bulk(v: &str) -> String {
-    format!("${}\r\n{}\r\n", v.len(), v)
-}
-
 /// KEYS `pattern`, sorted.
 fn keys(con: &mut redis::Connection, pattern: &str) -> Vec<String> {
     let mut k: Vec<String> = redis::cmd("KEYS").arg(pattern).query(con).expect("KEYS");
@@ -40,12 +23,6 @@ fn keys(con: &mut redis::Connection, pattern: &str) -> Vec<String> {
 /// One SCAN call: (next cursor, keys).
 fn scan(con: &mut redis::Connection, cursor: u64, extra: &[&str]) -> (u64, Vec<String>) {
     redis::cmd("SCAN").arg(cursor).arg(extra).query(con).expect("SCAN")
-}
-
-/// The server's clock in milliseconds (TIME).
-fn server_ms(con: &mut redis::Connection) -> u64 {
-    let (secs, micros): (u64, u64) = redis::cmd("TIME").query(con).expect("TIME");
-    secs * 1000 + micros / 1000
 }
 
 /// Sets `key:{i}` for i in `range` with a pipeline.
@@ -419,9 +396,11 @@ fn negative_ttl_deletes_and_ttl_queries() {
     assert_eq!(int(&mut r, "EXPIRE k -1 LT"), 1);
     assert_eq!(int(&mut r, "EXISTS k"), 0);
 
-    assert_eq!(c(&mut r, "SET k v EX 100"), OK);
-    let at = int(&mut r, "PEXPIRETIME k");
-    assert_eq!(int(&mut r, "EXPIRETIME k"), (at + 500) / 1000);
+    // EXPIRETIME rounds to the nearest second: a deadline 700 ms into a second.
+    let at = (server_ms(&mut s.conn()) / 1000 + 100) * 1000 + 700;
+    assert_eq!(c(&mut r, &format!("SET k v PXAT {at}")), OK);
+    assert_eq!(int(&mut r, "PEXPIRETIME k"), at as i64);
+    assert_eq!(int(&mut r, "EXPIRETIME k"), (at / 1000 + 1) as i64);
     assert_eq!(int(&mut r, "PERSIST k"), 1);
     assert_eq!(int(&mut r, "TTL k"), -1);
     assert_eq!(c(&mut r, "GET k"), bulk("v"));

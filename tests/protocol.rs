@@ -9,35 +9,11 @@
 mod common;
 use common::*;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 const OK: &str = "+OK\r\n";
-
-/// Sends `line` (split on spaces) and returns the raw reply as a string.
-fn c(r: &mut Raw, line: &str) -> String {
-    String::from_utf8_lossy(&r.cmd(line)).into_owned()
-}
-
-/// The RESP bulk string for `v`.
-fn bulk(v: &str) -> String {
-    format!("${}\r\n{}\r\n", v.len(), v)
-}
-
-/// True when the peer closed the connection within `within`: EOF or a reset. A read
-/// timeout means the connection is still open.
-fn eof_within(r: &mut Raw, within: Duration) -> bool {
-    r.stream.set_read_timeout(Some(within)).expect("timeout");
-    let mut buf = [0u8; 1];
-    let closed = match r.reader.read(&mut buf) {
-        Ok(0) => true,
-        Ok(_) => panic!("unexpected byte {:?} instead of EOF", buf[0] as char),
-        Err(e) => !matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
-    };
-    r.stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    closed
-}
 
 /// Asserts that another connection is still served normally.
 fn still_serving(s: &Server) {

@@ -9,28 +9,10 @@ mod common;
 use common::*;
 
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const OK: &str = "+OK\r\n";
-
-/// Sends `line` (split on spaces) and returns the raw reply as a string.
-fn c(r: &mut Raw, line: &str) -> String {
-    String::from_utf8_lossy(&r.cmd(line)).into_owned()
-}
-
-/// Sends `line` and parses its integer reply.
-fn int(r: &mut Raw, line: &str) -> i64 {
-    let s = c(r, line);
-    assert!(s.starts_with(':'), "{line}: expected an integer, got {s:?}");
-    s[1..s.len() - 2].parse().expect("integer")
-}
-
-/// The RESP bulk string for `v`.
-fn bulk(v: &str) -> String {
-    format!("${}\r\n{}\r\n", v.len(), v)
-}
 
 /// `INFO <section>` as text.
 fn info(con: &mut redis::Connection, section: &str) -> String {
@@ -45,19 +27,6 @@ fn field(con: &mut redis::Connection, section: &str, name: &str) -> String {
         .find_map(|l| l.strip_prefix(&prefix))
         .unwrap_or_else(|| panic!("INFO {section} has no {name}:\n{text}"))
         .to_string()
-}
-
-/// True when the peer closed the connection within `within` (EOF or reset).
-fn eof_within(r: &mut Raw, within: Duration) -> bool {
-    r.stream.set_read_timeout(Some(within)).expect("timeout");
-    let mut buf = [0u8; 1];
-    let closed = match r.reader.read(&mut buf) {
-        Ok(0) => true,
-        Ok(_) => panic!("unexpected byte {:?} instead of EOF", buf[0] as char),
-        Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
-    };
-    r.stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    closed
 }
 
 /// The `addr` of a raw connection as the server sees it.

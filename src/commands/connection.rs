@@ -64,8 +64,7 @@ pub fn reset(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     c.db = 0;
     c.resp = 2;
     c.name = None;
-    c.reply_mode = ReplyMode::On;
-    c.skip_reply = false;
+    c.reply_mode = ReplyMode::default();
     c.flags.no_evict = false;
     c.flags.no_touch = false;
     if c.flags.monitor {
@@ -145,7 +144,7 @@ pub fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     if !ctx.client.authenticated {
         return Err(CommandError::Coded(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into(),
         ));
     }
     if let Some(n) = name {
@@ -317,18 +316,22 @@ pub fn client_kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// CLIENT REPLY ON | OFF | SKIP
 pub fn client_reply(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let mode = &mut ctx.client.reply_mode;
     match argv[2].to_ascii_lowercase().as_slice() {
         b"on" => {
-            ctx.client.reply_mode = ReplyMode::On;
+            *mode = ReplyMode::default();
             Ok(Reply::ok())
         }
+        // OFF and SKIP have no reply of their own.
         b"off" => {
-            ctx.client.reply_mode = ReplyMode::Off;
-            Ok(Reply::ok())
+            mode.off = true;
+            Ok(Reply::NoReply)
         }
         b"skip" => {
-            ctx.client.reply_mode = ReplyMode::SkipNext;
-            Ok(Reply::ok())
+            if !mode.off {
+                mode.skip_next = true;
+            }
+            Ok(Reply::NoReply)
         }
         _ => Err(CommandError::Syntax),
     }

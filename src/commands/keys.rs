@@ -539,7 +539,7 @@ pub fn pttl(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 /// EXPIRETIME key
 pub fn expiretime(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    ttl_generic(ctx, &argv[1], |when, _| when / 1000)
+    ttl_generic(ctx, &argv[1], |when, _| (when + 500) / 1000)
 }
 
 /// PEXPIRETIME key

@@ -94,6 +94,19 @@ fn total_system_memory() -> u64 {
         .unwrap_or(0)
 }
 
+/// Memory held by client connections: buffers plus per-client state.
+fn clients_memory(eng: &crate::engine::Engine, me: &crate::engine::Client) -> u64 {
+    let one = |c: &crate::engine::Client| (c.qbuf + c.qbuf_free + c.omem + std::mem::size_of_val(c)) as u64;
+    eng.clients.values().map(one).sum::<u64>() + one(me)
+}
+
+/// Memory that is not the dataset itself: the dictionaries' bucket arrays, the
+/// clients, and what was allocated at start-up.
+fn memory_overhead(eng: &crate::engine::Engine, me: &crate::engine::Client) -> u64 {
+    let buckets: usize = eng.dbs.iter().map(|d| d.keys.buckets() + d.expires.buckets()).sum();
+    eng.mem_startup + (buckets * std::mem::size_of::<usize>()) as u64 + clients_memory(eng, me)
+}
+
 /// Bytes in Redis's human format (`1.50M`).
 pub fn bytes_human(n: u64) -> String {
     let n = n as f64;
@@ -241,29 +254,66 @@ pub fn info_section(ctx: &mut Ctx, name: &str) -> String {
         }
         "memory" => {
             let m = memory_figures();
+            let peak = m.allocated.max(eng.mem_peak);
+            let startup = eng.mem_startup.min(m.allocated);
+            let overhead = memory_overhead(eng, ctx.client).max(startup).min(m.allocated);
+            let dataset = m.allocated - overhead;
+            let pct = |a: u64, b: u64| if b > 0 { a as f64 * 100.0 / b as f64 } else { 0.0 };
+            let ratio = |a: u64, b: u64| if b > 0 { a as f64 / b as f64 } else { 0.0 };
+            let sys = total_system_memory();
             f!("# Memory");
             f!("used_memory:{}", m.allocated);
             f!("used_memory_human:{}", bytes_human(m.allocated));
             f!("used_memory_rss:{}", m.rss);
             f!("used_memory_rss_human:{}", bytes_human(m.rss));
-            f!("used_memory_peak:{}", m.allocated.max(eng.mem_peak));
-            f!("used_memory_peak_human:{}", bytes_human(m.allocated.max(eng.mem_peak)));
-            f!("used_memory_lua:0");
-            f!("used_memory_scripts:0");
-            f!("number_of_cached_scripts:0");
-            let sys = total_system_memory();
-            f!("total_system_memory:{}", sys);
-            f!("total_system_memory_human:{}", bytes_human(sys));
-            f!("maxmemory:{}", eng.config.maxmemory);
-            f!("maxmemory_human:{}", bytes_human(eng.config.maxmemory));
-            f!("maxmemory_policy:{}", eng.config.maxmemory_policy.name());
+            f!("used_memory_peak:{}", peak);
+            f!("used_memory_peak_human:{}", bytes_human(peak));
+            f!("used_memory_peak_perc:{:.2}%", pct(m.allocated, peak));
+            f!("used_memory_overhead:{}", overhead);
+            f!("used_memory_startup:{}", startup);
+            f!("used_memory_dataset:{}", dataset);
+            f!("used_memory_dataset_perc:{:.2}%", pct(dataset, m.allocated - startup));
             f!("allocator_allocated:{}", m.allocated);
             f!("allocator_active:{}", m.active);
             f!("allocator_resident:{}", m.resident);
-            let frag = if m.allocated > 0 { m.rss as f64 / m.allocated as f64 } else { 0.0 };
-            f!("mem_fragmentation_ratio:{:.2}", frag);
+            f!("total_system_memory:{}", sys);
+            f!("total_system_memory_human:{}", bytes_human(sys));
+            // No Lua VM exists yet (scripting arrives with its own issue).
+            f!("used_memory_lua:0");
+            f!("used_memory_vm_eval:0");
+            f!("used_memory_lua_human:0B");
+            f!("used_memory_scripts_eval:0");
+            f!("number_of_cached_scripts:0");
+            f!("number_of_functions:0");
+            f!("number_of_libraries:0");
+            f!("used_memory_vm_functions:0");
+            f!("used_memory_vm_total:0");
+            f!("used_memory_vm_total_human:0B");
+            f!("used_memory_functions:0");
+            f!("used_memory_scripts:0");
+            f!("used_memory_scripts_human:0B");
+            f!("maxmemory:{}", eng.config.maxmemory);
+            f!("maxmemory_human:{}", bytes_human(eng.config.maxmemory));
+            f!("maxmemory_policy:{}", eng.config.maxmemory_policy.name());
+            f!("allocator_frag_ratio:{:.2}", ratio(m.active, m.allocated));
+            f!("allocator_frag_bytes:{}", m.active as i64 - m.allocated as i64);
+            f!("allocator_rss_ratio:{:.2}", ratio(m.resident, m.active));
+            f!("allocator_rss_bytes:{}", m.resident as i64 - m.active as i64);
+            f!("rss_overhead_ratio:{:.2}", ratio(m.rss, m.resident));
+            f!("rss_overhead_bytes:{}", m.rss as i64 - m.resident as i64);
+            f!("mem_fragmentation_ratio:{:.2}", ratio(m.rss, m.allocated));
             f!("mem_fragmentation_bytes:{}", m.rss as i64 - m.allocated as i64);
+            f!("mem_not_counted_for_evict:0");
+            f!("mem_replication_backlog:0");
+            f!("mem_total_replication_buffers:0");
+            f!("mem_clients_slaves:0");
+            f!("mem_clients_normal:{}", clients_memory(eng, ctx.client));
+            f!("mem_cluster_links:0");
+            f!("mem_aof_buffer:0");
             f!("mem_allocator:jemalloc-5.3.0");
+            f!("active_defrag_running:0");
+            f!("lazyfree_pending_objects:0");
+            f!("lazyfreed_objects:0");
         }
         "persistence" => {
             f!("# Persistence");
@@ -307,8 +357,12 @@ pub fn info_section(ctx: &mut Ctx, name: &str) -> String {
             f!("instantaneous_ops_per_sec:{}", ops);
             f!("total_net_input_bytes:{}", st.total_net_input_bytes);
             f!("total_net_output_bytes:{}", st.total_net_output_bytes);
+            f!("total_net_repl_input_bytes:0");
+            f!("total_net_repl_output_bytes:0");
             f!("instantaneous_input_kbps:{:.2}", kin);
             f!("instantaneous_output_kbps:{:.2}", kout);
+            f!("instantaneous_input_repl_kbps:0.00");
+            f!("instantaneous_output_repl_kbps:0.00");
             f!("rejected_connections:{}", st.rejected_connections);
             f!("sync_full:0");
             f!("sync_partial_ok:0");
@@ -325,6 +379,7 @@ pub fn info_section(ctx: &mut Ctx, name: &str) -> String {
             f!("keyspace_misses:{}", st.keyspace_misses);
             f!("pubsub_channels:0");
             f!("pubsub_patterns:0");
+            f!("pubsubshard_channels:0");
             f!("latest_fork_usec:0");
             f!("total_forks:0");
             f!("migrate_cached_sockets:0");

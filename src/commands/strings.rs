@@ -1,14 +1,13 @@
 //! String commands (`t_string.c`): GET/SET and their variants, counters, APPEND,
 //! ranges. Bit operations and LCS live in `bits`.
 
-use super::args::{parse_float, parse_int, Args};
+use super::args::{parse_int, Args};
 use super::error::{CmdResult, CommandError};
 use super::table::{cmd, CommandSpec};
 use crate::db::keyspace::Entry;
 use crate::db::{RStr, Value};
 use crate::engine::Ctx;
 use crate::protocol::Reply;
-use crate::util::num::format_human_f64;
 use bytes::Bytes;
 
 /// Table rows of the string family.
@@ -347,23 +346,19 @@ pub fn decrby(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// INCRBYFLOAT key increment
 pub fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let key = &argv[1];
-    let by = parse_float(&argv[2])?;
-    let cur = match get_str(ctx, key)? {
-        Some(s) => parse_float(&s.to_bytes())?,
-        None => 0.0,
-    };
-    let new = cur + by;
-    if !new.is_finite() {
-        return Err(CommandError::err("increment would produce NaN or Infinity"));
-    }
-    let text = format_human_f64(new);
+    let cur = get_str(ctx, key)?.map(|s| s.to_bytes().into_owned()).unwrap_or_else(|| b"0".to_vec());
+    // Redis validates the stored value first, then the increment, with one message.
+    crate::util::longdouble::LongDouble::parse(&cur).map_err(|_| CommandError::NotFloat)?;
+    let text = crate::util::longdouble::incr_by_float(&cur, &argv[2])
+        .map_err(|_| CommandError::NotFloat)?
+        .ok_or_else(|| CommandError::err("increment would produce NaN or Infinity"))?;
     // An existing value is replaced in place, keeping its TTL (`dbReplaceValue`).
     match get_str_mut(ctx, key)? {
         Some(s) => {
-            *s = RStr::new(text.as_bytes());
+            *s = RStr::text(text.as_bytes());
             ctx.dirty(1);
         }
-        None => ctx.set_value(key, Value::string(text.as_bytes()), false),
+        None => ctx.set_value(key, Value::Str(RStr::text(text.as_bytes())), false),
     }
     Ok(Reply::bulk(text))
 }

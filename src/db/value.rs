@@ -35,6 +35,16 @@ impl RStr {
         }
     }
 
+    /// A string kept as text even when it looks like an integer (Redis's
+    /// `createStringObject`: INCRBYFLOAT results are `embstr`, not `int`).
+    pub fn text(b: &[u8]) -> RStr {
+        if b.len() <= EMBSTR_LIMIT {
+            RStr::Emb(SBuf::from_slice(b))
+        } else {
+            RStr::Raw(b.to_vec())
+        }
+    }
+
     /// The string's bytes (integers are formatted).
     pub fn to_bytes(&self) -> std::borrow::Cow<'_, [u8]> {
         match self {

@@ -7,13 +7,23 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{mpsc, Notify};
 
-/// CLIENT REPLY mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReplyMode {
-    On,
-    Off,
-    /// Set by CLIENT REPLY SKIP: no reply for it, nor for the next command.
-    SkipNext,
+/// CLIENT REPLY state, with Redis's three flags: replies off, the current
+/// command's reply skipped, the next command's reply to be skipped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplyMode {
+    pub off: bool,
+    pub skip: bool,
+    pub skip_next: bool,
+}
+
+impl ReplyMode {
+    /// Whether the reply of the command that just ran is sent, and the advance of
+    /// the skip flags to the next command (Redis's `call()` epilogue).
+    pub fn after_command(&mut self) -> bool {
+        let send = !self.off && !self.skip;
+        self.skip = std::mem::take(&mut self.skip_next);
+        send
+    }
 }
 
 /// Ways to reach a connection task from elsewhere.
@@ -54,8 +64,6 @@ pub struct Client {
     /// Name of the last command (CLIENT LIST `cmd=`).
     pub last_cmd: &'static str,
     pub reply_mode: ReplyMode,
-    /// The reply of the command being executed is dropped (after CLIENT REPLY SKIP).
-    pub skip_reply: bool,
     pub flags: ClientFlags,
     pub handle: ClientHandle,
     /// Bytes in the query buffer / pending output, refreshed by the connection task.
@@ -83,8 +91,7 @@ impl Client {
             created: now,
             last_interaction: now,
             last_cmd: "NULL",
-            reply_mode: ReplyMode::On,
-            skip_reply: false,
+            reply_mode: ReplyMode::default(),
             flags: ClientFlags::default(),
             handle,
             qbuf: 0,

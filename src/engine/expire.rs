@@ -42,6 +42,7 @@ impl Engine {
                 let db = &mut self.dbs[dbi];
                 if db.expires.is_empty() {
                     db.expires_cursor = 0;
+                    db.avg_ttl = 0;
                     break;
                 }
                 let mut sampled = 0usize;

@@ -78,6 +78,8 @@ pub struct Engine {
     pub executable: String,
     /// Highest `used_memory` seen by the cron (INFO `used_memory_peak`).
     pub mem_peak: u64,
+    /// `used_memory` right after start-up (INFO `used_memory_startup`).
+    pub mem_startup: u64,
     pub events: Arc<Events>,
 }
 
@@ -125,6 +127,7 @@ impl Engine {
             executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
             events: Arc::new(Events::default()),
             mem_peak: 0,
+            mem_startup: crate::commands::server::memory_figures().allocated,
         }
     }
 
@@ -231,7 +234,13 @@ impl Engine {
         {
             let name = client.name.clone().unwrap_or_default();
             let max = self.config.slowlog_max_len as usize;
-            self.slowlog.push(argv, usec, &client.addr, &name, max);
+            let redacted = redacted_args(argv);
+            let shown: Vec<Bytes> = argv
+                .iter()
+                .enumerate()
+                .map(|(i, a)| if redacted.contains(&i) { Bytes::from_static(b"(redacted)") } else { a.clone() })
+                .collect();
+            self.slowlog.push(&shown, usec, &client.addr, &name, max);
         }
         if !self.monitors.is_empty() && !spec.flags.skip_monitor && !spec.flags.admin {
             self.feed_monitors(client, argv);
@@ -259,9 +268,14 @@ impl Engine {
     fn feed_monitors(&mut self, client: &Client, argv: &[Bytes]) {
         let now = crate::util::now_us();
         let mut line = format!("+{}.{:06} [{} {}]", now / 1_000_000, now % 1_000_000, client.db, client.addr);
-        for a in argv {
+        let redacted = redacted_args(argv);
+        for (i, a) in argv.iter().enumerate() {
             line.push(' ');
-            line.push_str(&crate::util::sds::repr(a));
+            if redacted.contains(&i) {
+                line.push_str("\"(redacted)\"");
+            } else {
+                line.push_str(&crate::util::sds::repr(a));
+            }
         }
         line.push_str("\r\n");
         let line = Bytes::from(line);
@@ -314,6 +328,21 @@ impl Engine {
         }
         hex::encode(d)
     }
+}
+
+/// Positions of secrets in `argv` that MONITOR and SLOWLOG must not show
+/// (Redis's `redactClientCommandArgument`): every AUTH argument, HELLO's AUTH pair.
+pub fn redacted_args(argv: &[Bytes]) -> Vec<usize> {
+    let Some(name) = argv.first() else { return Vec::new() };
+    if name.eq_ignore_ascii_case(b"auth") {
+        return (1..argv.len()).collect();
+    }
+    if name.eq_ignore_ascii_case(b"hello") {
+        if let Some(p) = argv.iter().position(|a| a.eq_ignore_ascii_case(b"auth")) {
+            return (p + 1..(p + 3).min(argv.len())).collect();
+        }
+    }
+    Vec::new()
 }
 
 /// The "unknown command" error with its argument preview (at most 128 bytes in all).

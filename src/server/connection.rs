@@ -3,7 +3,7 @@
 //! command error is just a reply.
 
 use super::Shared;
-use crate::engine::{Client, ClientHandle, Exec, ReplyMode};
+use crate::engine::{Client, ClientHandle, Exec};
 use crate::protocol::{encode, DecodeLimits, Reply, RequestDecoder};
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
@@ -247,22 +247,17 @@ impl Conn {
                     outcome = After::Close;
                     break;
                 }
-                let skipping = std::mem::take(&mut client.skip_reply);
                 match eng.execute(&mut client, &argv, &mut clock) {
                     Exec::Paused(until) => {
-                        client.skip_reply = skipping;
                         self.pending.push_front(argv);
                         outcome = After::Paused(until);
                         break;
                     }
-                    Exec::Reply(reply) => match client.reply_mode {
-                        ReplyMode::On if !skipping => encode(&reply, client.resp, wbuf),
-                        ReplyMode::On | ReplyMode::Off => {}
-                        ReplyMode::SkipNext => {
-                            client.reply_mode = ReplyMode::On;
-                            client.skip_reply = true;
+                    Exec::Reply(reply) => {
+                        if client.reply_mode.after_command() {
+                            encode(&reply, client.resp, wbuf);
                         }
-                    },
+                    }
                 }
                 if client.flags.close_after_reply {
                     outcome = After::Close;

@@ -2,6 +2,7 @@
 //! number parsing and formatting with Redis's exact rules, and time.
 
 pub mod glob;
+pub mod longdouble;
 pub mod num;
 pub mod sds;
 

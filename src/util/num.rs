@@ -1,5 +1,5 @@
 //! Number parsing and formatting with Redis's exact acceptance rules
-//! (`string2ll`, `string2ld`) and output formats (`ld2string` human mode).
+//! (`string2ll`, `string2ld`) and the `%.17g` output format.
 
 /// Parses a signed 64-bit integer the way Redis's `string2ll` does: optional `-`,
 /// no `+`, no spaces, no leading zeros, no overflow.
@@ -63,21 +63,6 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     }
 }
 
-/// Formats a float as Redis's `ld2string(LD_STR_HUMAN)`: fixed notation, no exponent,
-/// no trailing zeros, `-0` printed as `0`. Used by INCRBYFLOAT and HINCRBYFLOAT.
-pub fn format_human_f64(v: f64) -> String {
-    if v == 0.0 {
-        return "0".to_string();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    // Rust's Display is the shortest string that round-trips and never uses an
-    // exponent, which is what Redis's long-double `%.17Lf` followed by zero trimming
-    // yields for values a user typed.
-    format!("{}", v)
-}
-
 /// Formats a double as Redis 7.0 does in replies and stored scores: `%.17g`.
 pub fn format_g17(v: f64) -> String {
     if v.is_infinite() {
@@ -138,9 +123,6 @@ mod tests {
         assert_eq!(parse_f64(b"nan"), None);
         assert_eq!(parse_f64(b" 1"), None);
         assert_eq!(parse_f64(b"1e3"), Some(1000.0));
-        assert_eq!(format_human_f64(10.5 + 0.1), "10.6");
-        assert_eq!(format_human_f64(3.0), "3");
-        assert_eq!(format_human_f64(5.0e3), "5000");
         assert_eq!(format_g17(1.5), "1.5");
         assert_eq!(format_g17(0.1), "0.10000000000000001");
         assert_eq!(format_g17(1e20), "1e+20");

@@ -195,9 +195,51 @@ impl Raw {
         }
     }
 
-    /// True when the server closed the connection (reads EOF within the timeout).
+    /// True when the server closed the connection: EOF or a reset within the read
+    /// timeout. A timeout (still open, nothing sent) is not "closed".
     pub fn closed(&mut self) -> bool {
         let mut buf = [0u8; 1];
-        matches!(self.reader.read(&mut buf), Ok(0) | Err(_))
+        match self.reader.read(&mut buf) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+        }
     }
+}
+
+/// Sends `line` (split on spaces) and returns the raw reply as a string.
+pub fn c(r: &mut Raw, line: &str) -> String {
+    String::from_utf8_lossy(&r.cmd(line)).into_owned()
+}
+
+/// Sends `line` and parses its integer reply.
+pub fn int(r: &mut Raw, line: &str) -> i64 {
+    let s = c(r, line);
+    assert!(s.starts_with(':'), "{line}: expected an integer, got {s:?}");
+    s[1..s.len() - 2].parse().expect("integer")
+}
+
+/// The RESP bulk string for `v`.
+pub fn bulk(v: &str) -> String {
+    format!("${}\r\n{}\r\n", v.len(), v)
+}
+
+/// True when the peer closed the connection within `within`: EOF or a reset. A read
+/// timeout means the connection is still open; any byte read is a test failure.
+pub fn eof_within(r: &mut Raw, within: Duration) -> bool {
+    r.stream.set_read_timeout(Some(within)).expect("timeout");
+    let mut buf = [0u8; 1];
+    let closed = match r.reader.read(&mut buf) {
+        Ok(0) => true,
+        Ok(_) => panic!("unexpected byte {:?} instead of EOF", buf[0] as char),
+        Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+    };
+    r.stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    closed
+}
+
+/// The server's clock in milliseconds (TIME).
+pub fn server_ms(con: &mut redis::Connection) -> u64 {
+    let (secs, micros): (u64, u64) = redis::cmd("TIME").query(con).expect("TIME");
+    secs * 1000 + micros / 1000
 }
