@@ -28,34 +28,48 @@ for p in "$MPORT" "$RPORT"; do
   $CLI -p "$p" ping >/dev/null || { echo "server on $p did not start"; exit 1; }
 done
 
-declare -A RESULTS
-run_one() { # server port pipeline
-  local name=$1 port=$2 pipe=$3
+declare -A RESULTS CPU
+# CPU time (user+system, in clock ticks) the server process has used so far.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
+run_one() { # server port pid pipeline
+  local name=$1 port=$2 pid=$3 pipe=$4 test
   $CLI -p "$port" flushall >/dev/null
-  $BENCH -p "$port" -c 50 -P "$pipe" -n "$N" -t set,get,incr,mset --csv 2>/dev/null |
-    tail -n +2 | tr -d '"' | while IFS=, read -r test rps _; do echo "$test|$rps"; done >"$TMP/out"
-  while IFS='|' read -r test rps; do
-    RESULTS["$name|$pipe|$test"]+="$rps "
-  done <"$TMP/out"
+  for test in set get incr mset; do
+    local t0 t1
+    t0=$(cpu_ticks "$pid")
+    $BENCH -p "$port" -c 50 -P "$pipe" -n "$N" -t "$test" --csv 2>/dev/null |
+      tail -n +2 | tr -d '"' | while IFS=, read -r t rps _; do echo "$t|$rps"; done >"$TMP/out"
+    t1=$(cpu_ticks "$pid")
+    while IFS='|' read -r t rps; do
+      RESULTS["$name|$pipe|$t"]+="$rps "
+      # Server CPU microseconds per request: insensitive to the machine's noise.
+      CPU["$name|$pipe|$t"]+="$(awk -v d=$((t1 - t0)) -v u="$TICK_US" -v n="$N" 'BEGIN { printf "%.3f", d * u / n }') "
+    done <"$TMP/out"
+  done
 }
 
 for round in $(seq 1 "$ROUNDS"); do
   for pipe in 1 32; do
-    run_one moonkv "$MPORT" "$pipe"
-    run_one redis "$RPORT" "$pipe"
+    run_one moonkv "$MPORT" "$MPID" "$pipe"
+    run_one redis "$RPORT" "$RPID" "$pipe"
   done
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR==0) print 0; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "redis-benchmark -c 50 -n $N, median of $ROUNDS alternating rounds ($(nproc) cores)"
-printf "%-28s %14s %14s %8s\n" "test" "moonkv ops/s" "redis ops/s" "ratio"
+printf "%-22s %13s %13s %6s   %13s %13s %6s\n" "test" "moonkv ops/s" "redis ops/s" "ratio" "moonkv cpu/op" "redis cpu/op" "ratio"
 for pipe in 1 32; do
   for test in SET GET INCR "MSET (10 keys)"; do
     m=$(echo "${RESULTS["moonkv|$pipe|$test"]:-}" | median)
     r=$(echo "${RESULTS["redis|$pipe|$test"]:-}" | median)
+    mc=$(echo "${CPU["moonkv|$pipe|$test"]:-}" | median)
+    rc=$(echo "${CPU["redis|$pipe|$test"]:-}" | median)
     ratio=$(awk -v m="$m" -v r="$r" 'BEGIN { if (r > 0) printf "%.2f", m / r; else print "n/a" }')
-    printf "%-28s %14s %14s %8s\n" "$test -P $pipe" "$m" "$r" "$ratio"
+    # CPU ratio: redis/moonkv, so above 1.0 means moonkv spends less per request.
+    cratio=$(awk -v m="$mc" -v r="$rc" 'BEGIN { if (m > 0) printf "%.2f", r / m; else print "n/a" }')
+    printf "%-22s %13s %13s %6s   %11sus %11sus %6s\n" "$test -P $pipe" "$m" "$r" "$ratio" "$mc" "$rc" "$cratio"
   done
 done
 

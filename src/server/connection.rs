@@ -22,6 +22,18 @@ const BATCH_MAX_TIME: Duration = Duration::from_millis(1);
 
 const PROTECTED_MODE_DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
+/// Reads what the socket has into `rbuf`, first making room for a full read: a
+/// `BytesMut` with no spare capacity would otherwise grow by 64 bytes per read.
+async fn read_some(stream: &mut TcpStream, rbuf: &mut BytesMut) -> std::io::Result<usize> {
+    if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
+        rbuf.reserve(READ_CHUNK);
+    }
+    stream.read_buf(rbuf).await
+}
+
+/// Bytes made available for each socket read (Redis's `PROTO_IOBUF_LEN`).
+const READ_CHUNK: usize = 16 * 1024;
+
 fn fmt_addr(a: &SocketAddr) -> String {
     match a {
         SocketAddr::V4(v4) => format!("{}:{}", v4.ip(), v4.port()),
@@ -122,9 +134,13 @@ impl Conn {
     async fn run(&mut self, stream: &mut TcpStream, kill: &Notify, push_rx: &mut mpsc::UnboundedReceiver<Bytes>) {
         let mut rbuf = BytesMut::with_capacity(16 * 1024);
         let mut wbuf = BytesMut::with_capacity(16 * 1024);
+        // Created once: a `Notified` registered anew on every request would take the
+        // Notify's internal lock twice per command.
+        let mut killed = std::pin::pin!(kill.notified());
         loop {
             tokio::select! {
-                _ = kill.notified() => return,
+                biased;
+                _ = &mut killed => return,
                 msg = push_rx.recv() => {
                     let Some(msg) = msg else { return };
                     wbuf.extend_from_slice(&msg);
@@ -136,7 +152,7 @@ impl Conn {
                     }
                     wbuf.clear();
                 }
-                r = stream.read_buf(&mut rbuf) => {
+                r = read_some(stream, &mut rbuf) => {
                     match r {
                         Ok(0) | Err(_) => return,
                         Ok(n) => self.read_bytes += n,
