@@ -6,9 +6,16 @@ pub mod args;
 pub mod bits;
 pub mod connection;
 pub mod error;
+pub mod hashes;
 pub mod keys;
+pub mod lists;
+pub mod pubsub;
 pub mod server;
+pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod table;
+pub mod transactions;
+pub mod zsets;
 
 pub use error::{CmdResult, CommandError};

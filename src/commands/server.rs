@@ -901,13 +901,16 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             let key = &argv[2];
             let has_expire = ctx.db().get_expire(key).is_some();
             let Some(e) = ctx.db().keys.get(key) else { return Err(CommandError::NoSuchKey) };
-            let Value::Str(s) = &e.val;
+            let serialized = match &e.val {
+                Value::Str(s) => s.len(),
+                other => other.heap_size(),
+            };
             let now = crate::engine::Engine::lru_clock();
             Ok(Reply::Status(format!(
                 "Value at:{:p} refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{} ql_nodes:0 mem:{}",
                 e as *const Entry,
                 e.val.encoding(),
-                s.len(),
+                serialized,
                 e.lru,
                 now.saturating_sub(e.lru),
                 entry_memory(key, e, has_expire)

@@ -376,6 +376,13 @@ impl CommandTable {
         commands.extend(super::keys::commands());
         commands.extend(super::server::commands());
         commands.extend(super::connection::commands());
+        commands.extend(super::lists::commands());
+        commands.extend(super::hashes::commands());
+        commands.extend(super::sets::commands());
+        commands.extend(super::zsets::commands());
+        commands.extend(super::sort::commands());
+        commands.extend(super::transactions::commands());
+        commands.extend(super::pubsub::commands());
         commands.sort_by_key(|c| c.name);
         let mut rows = 0;
         for c in commands.iter_mut() {

@@ -120,10 +120,43 @@ pub fn mix_digest(digest: &mut [u8; 20], data: &[u8]) {
 pub fn value_digest(digest: &mut [u8; 20], val: &Value, expire: Option<i64>) {
     let type_id: u32 = match val {
         Value::Str(_) => 0,
+        Value::List(_) => 1,
+        Value::Set(_) => 2,
+        Value::ZSet(_) => 3,
+        Value::Hash(_) => 4,
     };
     mix_digest(digest, &type_id.to_be_bytes());
+    // Ordered collections mix element by element; unordered ones XOR a digest per
+    // element so the layout does not matter.
+    let xor_element = |digest: &mut [u8; 20], parts: &[&[u8]]| {
+        let mut ele = [0u8; 20];
+        for p in parts {
+            mix_digest(&mut ele, p);
+        }
+        xor_digest(digest, &ele);
+    };
     match val {
         Value::Str(s) => mix_digest(digest, &s.to_bytes()),
+        Value::List(l) => {
+            for item in l.iter() {
+                mix_digest(digest, item);
+            }
+        }
+        Value::Set(s) => {
+            for m in s.members() {
+                xor_element(digest, &[&m]);
+            }
+        }
+        Value::Hash(h) => {
+            for (f, v) in h.iter() {
+                xor_element(digest, &[f, v]);
+            }
+        }
+        Value::ZSet(z) => {
+            for (m, score) in z.iter() {
+                xor_element(digest, &[m, crate::util::num::format_g17(score).as_bytes()]);
+            }
+        }
     }
     if let Some(when) = expire {
         let mut buf = b"!!expire!!".to_vec();

@@ -3,10 +3,18 @@
 //! Knows nothing of RESP, clients or replication.
 
 pub mod dict;
+pub mod hash;
 pub mod keyspace;
+pub mod list;
 pub mod sbuf;
+pub mod set;
 pub mod value;
+pub mod zset;
 
+pub use hash::HashValue;
 pub use keyspace::Db;
+pub use list::ListValue;
 pub use sbuf::SBuf;
+pub use set::SetValue;
 pub use value::{RStr, Value};
+pub use zset::ZSetValue;

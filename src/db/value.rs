@@ -107,10 +107,15 @@ impl RStr {
     }
 }
 
-/// A value stored under a key.
+/// A value stored under a key. Collections sit behind one pointer so a `Value`
+/// stays small inside the keyspace node.
 #[derive(Clone, Debug)]
 pub enum Value {
     Str(RStr),
+    List(Box<super::list::ListValue>),
+    Hash(Box<super::hash::HashValue>),
+    Set(Box<super::set::SetValue>),
+    ZSet(Box<super::zset::ZSetValue>),
 }
 
 impl Value {
@@ -123,6 +128,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -130,6 +139,10 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Str(s) => s.encoding(),
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -137,6 +150,21 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.heap_size(),
+            Value::List(l) => l.heap_size(),
+            Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => s.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
+        }
+    }
+
+    /// True for an empty collection (which must not stay in the keyspace).
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::Str(_) => false,
+            Value::List(l) => l.is_empty(),
+            Value::Hash(h) => h.is_empty(),
+            Value::Set(s) => s.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
         }
     }
 }

@@ -31,8 +31,36 @@ impl ReplyMode {
 pub struct ClientHandle {
     /// Notified when the client is killed (CLIENT KILL, timeout, maxclients, shutdown).
     pub kill: Arc<Notify>,
-    /// Out-of-band output (MONITOR lines; pub/sub messages later).
+    /// Out-of-band output (MONITOR lines, pub/sub messages, replies to a client
+    /// that was blocked).
     pub push: mpsc::UnboundedSender<Bytes>,
+    /// Bytes sent through `push` and not yet written to the socket (for the
+    /// pub/sub output buffer limit); the connection subtracts what it writes.
+    pub pending: Arc<std::sync::atomic::AtomicUsize>,
+    /// Notified when a blocked client was served or unblocked.
+    pub unblocked: Arc<Notify>,
+}
+
+/// A transaction being queued (between MULTI and EXEC).
+#[derive(Debug, Default)]
+pub struct MultiState {
+    pub queue: Vec<Vec<Bytes>>,
+    /// A queued command was refused: EXEC answers EXECABORT.
+    pub errored: bool,
+    /// Some queued command is a write (matters for CLIENT PAUSE WRITE).
+    pub has_write: bool,
+}
+
+/// Why and until when a client is blocked (BLPOP and friends).
+#[derive(Debug, Clone)]
+pub struct BlockState {
+    /// (db, key) pairs the client waits on.
+    pub keys: Vec<(usize, Bytes)>,
+    /// The command to re-run when a key changes.
+    pub argv: Vec<Bytes>,
+    pub deadline: Option<std::time::Instant>,
+    /// The reply when the timeout passes (null array, or null bulk for BLMOVE).
+    pub timeout_reply: crate::protocol::Reply,
 }
 
 /// Client flags shown in CLIENT LIST and used by the gate.
@@ -66,6 +94,17 @@ pub struct Client {
     pub reply_mode: ReplyMode,
     pub flags: ClientFlags,
     pub handle: ClientHandle,
+    /// Set between MULTI and EXEC/DISCARD.
+    pub multi: Option<MultiState>,
+    /// Keys this client WATCHes: (db, key).
+    pub watched: Vec<(usize, Bytes)>,
+    /// A watched key changed: the next EXEC fails.
+    pub dirty_cas: bool,
+    /// Pub/Sub channel and pattern subscriptions.
+    pub channels: Vec<Bytes>,
+    pub patterns: Vec<Bytes>,
+    /// Set while blocked in BLPOP and friends.
+    pub blocked: Option<BlockState>,
     /// Bytes in the query buffer / pending output, refreshed by the connection task.
     pub qbuf: usize,
     pub qbuf_free: usize,
@@ -94,6 +133,12 @@ impl Client {
             reply_mode: ReplyMode::default(),
             flags: ClientFlags::default(),
             handle,
+            multi: None,
+            watched: Vec::new(),
+            dirty_cas: false,
+            channels: Vec::new(),
+            patterns: Vec::new(),
+            blocked: None,
             qbuf: 0,
             qbuf_free: 0,
             omem: 0,
@@ -103,9 +148,26 @@ impl Client {
         }
     }
 
+    /// Number of channel and pattern subscriptions.
+    pub fn subscriptions(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
     /// The `flags=` field of CLIENT LIST.
     pub fn flag_string(&self) -> String {
         let mut s = String::new();
+        if self.multi.is_some() {
+            s.push('x');
+        }
+        if self.blocked.is_some() {
+            s.push('b');
+        }
+        if self.dirty_cas {
+            s.push('d');
+        }
+        if self.subscriptions() > 0 {
+            s.push('P');
+        }
         if self.flags.monitor {
             s.push('O');
         }
@@ -129,7 +191,7 @@ impl Client {
         let name = self.name.as_ref().map(|n| String::from_utf8_lossy(n).into_owned()).unwrap_or_default();
         let events = if self.omem > 0 { "rw" } else { "r" };
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events={} cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events={} cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -139,6 +201,9 @@ impl Client {
             now.duration_since(self.last_interaction).as_secs(),
             self.flag_string(),
             self.db,
+            self.channels.len(),
+            self.patterns.len(),
+            self.multi.as_ref().map_or(-1, |m| m.queue.len() as i64),
             self.qbuf,
             self.qbuf_free,
             self.qbuf + self.qbuf_free,

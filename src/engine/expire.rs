@@ -15,10 +15,15 @@ const ACCEPTABLE_STALE: usize = 10;
 impl Engine {
     /// Deletes an expired key from db `dbi` (both the lazy and the active path end
     /// here, so stats and change counting are the same for both).
+    /// The deletion propagates as DEL, breaks WATCH and fires the `expired` event.
     pub fn delete_expired_key(&mut self, dbi: usize, key: &[u8]) {
         if self.dbs[dbi].remove(key).is_some() {
             self.stats.expired_keys += 1;
             self.dirty += 1;
+            self.dirty_from_expiry += 1;
+            self.record_effect(dbi, crate::engine::propagate::argv([&b"DEL"[..], key]));
+            self.key_changed(dbi, key);
+            self.notify(crate::config::notify::EXPIRED, "expired", key, dbi);
         }
     }
 

@@ -7,9 +7,14 @@
 //! never touch sockets. Lazy expiry and keyspace statistics live in `Ctx`'s lookups
 //! so every handler gets them without thinking about it.
 
+pub mod access;
+pub mod blocking;
 pub mod client;
 pub mod expire;
 pub mod lfu;
+pub mod multi;
+pub mod propagate;
+pub mod pubsub;
 pub mod stats;
 
 use crate::commands::error::CommandError;
@@ -19,11 +24,11 @@ use crate::db::keyspace::Entry;
 use crate::db::{Db, Value};
 use crate::protocol::Reply;
 use bytes::Bytes;
-pub use client::{Client, ClientHandle, ReplyMode};
+pub use client::{BlockState, Client, ClientHandle, MultiState, ReplyMode};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use stats::{SlowLog, Stats};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Notify;
@@ -81,6 +86,32 @@ pub struct Engine {
     /// `used_memory` right after start-up (INFO `used_memory_startup`).
     pub mem_startup: u64,
     pub events: Arc<Events>,
+    pub pubsub: pubsub::PubSub,
+    /// Pub/Sub messages for the executing client (it is not in `clients`).
+    pub self_deliveries: Vec<(u64, Reply)>,
+    /// WATCHed keys: (db, key) → watching client ids.
+    pub watched: HashMap<(usize, Bytes), Vec<u64>>,
+    /// Clients blocked on a key: (db, key) → client ids in blocking order (FIFO).
+    pub blocking: HashMap<(usize, Bytes), VecDeque<u64>>,
+    /// Keys with blocked clients that changed during the current command.
+    pub ready_keys: Vec<(usize, Bytes)>,
+    /// Ids of clients (the executing one) whose watched key changed.
+    pub dirty_cas_pending: Vec<u64>,
+    /// Effects of the current execution unit: (db, argv) in execution order.
+    pub unit_effects: Vec<(usize, Vec<Bytes>)>,
+    /// The current command recorded its own effects (no verbatim propagation).
+    pub propagated_explicitly: bool,
+    /// The most recent propagated units, for DEBUG and tests, until replication
+    /// consumes them (bounded).
+    pub propagation_log: VecDeque<Vec<(usize, Vec<Bytes>)>>,
+    /// Set while EXEC runs its queue (blocking commands do not block there).
+    pub in_exec: bool,
+    /// Set while a blocked client's command is re-run.
+    pub serving_blocked: bool,
+    /// The re-run command found nothing again (the client keeps waiting).
+    pub still_blocked: bool,
+    /// Part of `dirty` caused by expiry (not by the executing command).
+    pub dirty_from_expiry: u64,
 }
 
 static LRU_CLOCK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -128,6 +159,19 @@ impl Engine {
             events: Arc::new(Events::default()),
             mem_peak: 0,
             mem_startup: crate::commands::server::memory_figures().allocated,
+            pubsub: pubsub::PubSub::default(),
+            self_deliveries: Vec::new(),
+            watched: HashMap::new(),
+            blocking: HashMap::new(),
+            ready_keys: Vec::new(),
+            dirty_cas_pending: Vec::new(),
+            unit_effects: Vec::new(),
+            propagated_explicitly: false,
+            propagation_log: VecDeque::new(),
+            in_exec: false,
+            serving_blocked: false,
+            still_blocked: false,
+            dirty_from_expiry: 0,
         }
     }
 
@@ -160,49 +204,143 @@ impl Engine {
     /// Runs one command for `client` through the gate.
     /// `clock` holds the time the command started and is advanced to when it ended.
     pub fn execute(&mut self, client: &mut Client, argv: &[Bytes], clock: &mut Instant) -> Exec {
-        let table = CommandTable::get();
-        let spec = match table.resolve(argv) {
-            Some(s) => s,
-            None => {
-                let err = unknown_command(argv);
-                return Exec::Reply(self.reject(None, err));
-            }
+        let spec = match self.admit(client, argv) {
+            Ok(spec) => spec,
+            Err(reply) => return Exec::Reply(reply),
         };
-        let top_unmatched = !spec.subcommands.is_empty();
-        if top_unmatched && argv.len() >= 2 {
+        if let Some(multi) = client.multi.as_mut() {
+            if !matches!(spec.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset") {
+                if spec.flags.no_multi {
+                    multi.errored = true;
+                    return Exec::Reply(
+                        self.reject(Some(spec), CommandError::err("Command not allowed inside a transaction")),
+                    );
+                }
+                multi.has_write |= spec.flags.write;
+                multi.queue.push(argv.to_vec());
+                return Exec::Reply(Reply::Status("QUEUED".into()));
+            }
+        }
+        if let Some(p) = self.current_pause() {
+            let exec_writes = spec.name == "exec" && client.multi.as_ref().is_some_and(|m| m.has_write);
+            if p.all || spec.flags.write || spec.flags.may_replicate || exec_writes {
+                return Exec::Paused(p.until);
+            }
+        }
+        let reply = self.call(client, spec, argv, clock);
+        self.end_unit();
+        self.serve_ready_keys();
+        Exec::Reply(reply)
+    }
+
+    /// The checks every command passes before it runs or is queued: lookup, arity,
+    /// authentication, the RESP2 subscriber context. A refusal inside MULTI makes the
+    /// transaction fail at EXEC (EXECABORT).
+    fn admit(&mut self, client: &mut Client, argv: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
+        let table = CommandTable::get();
+        let refuse = |eng: &mut Engine, client: &mut Client, spec, err| {
+            if let Some(m) = client.multi.as_mut() {
+                m.errored = true;
+            }
+            Err(eng.reject(spec, err))
+        };
+        let Some(spec) = table.resolve(argv) else {
+            return refuse(self, client, None, unknown_command(argv));
+        };
+        if !spec.subcommands.is_empty() && argv.len() >= 2 {
             // A container whose subcommand is unknown.
             let err = CommandError::UnknownSubcommand {
                 sub: String::from_utf8_lossy(&argv[1]).into_owned(),
                 cmd: spec.name.to_ascii_uppercase(),
             };
-            return Exec::Reply(self.reject(Some(spec), err));
+            return refuse(self, client, Some(spec), err);
         }
-        if spec.handler.is_none() {
-            // A container called without a subcommand.
-            return Exec::Reply(self.reject(Some(spec), CommandError::WrongArity(spec.name.to_string())));
-        }
-        if !spec.arity_ok(argv.len()) {
-            return Exec::Reply(self.reject(Some(spec), CommandError::WrongArity(spec.name.to_string())));
+        if spec.handler.is_none() || !spec.arity_ok(argv.len()) {
+            return refuse(self, client, Some(spec), CommandError::WrongArity(spec.name.to_string()));
         }
         if !client.authenticated && !spec.flags.no_auth {
-            return Exec::Reply(self.reject(Some(spec), CommandError::NoAuth));
+            return refuse(self, client, Some(spec), CommandError::NoAuth);
         }
-        if let Some(p) = self.current_pause() {
-            if p.all || spec.flags.write || spec.flags.may_replicate {
-                return Exec::Paused(p.until);
-            }
+        if client.resp == 2
+            && client.subscriptions() > 0
+            && !matches!(
+                spec.name,
+                "ping"
+                    | "subscribe"
+                    | "ssubscribe"
+                    | "unsubscribe"
+                    | "sunsubscribe"
+                    | "psubscribe"
+                    | "punsubscribe"
+                    | "quit"
+                    | "reset"
+            )
+        {
+            let err = CommandError::err(format!(
+                "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.name
+            ));
+            return refuse(self, client, Some(spec), err);
         }
-        Exec::Reply(self.call(client, spec, argv, clock))
+        Ok(spec)
+    }
+
+    /// Runs one command of an EXEC (already admitted when it was queued; a command
+    /// that fails now only fails itself).
+    pub fn call_queued(&mut self, client: &mut Client, argv: &[Bytes], clock: &mut Instant) -> Reply {
+        match CommandTable::get().resolve(argv) {
+            Some(spec) if spec.handler.is_some() => self.call(client, spec, argv, clock),
+            _ => unknown_command(argv).into_reply(),
+        }
+    }
+
+    /// Re-runs a blocked client's command (see `blocking`).
+    pub fn run_blocked_command(&mut self, client: &mut Client, argv: &[Bytes], clock: &mut Instant) -> Reply {
+        self.call_queued(client, argv, clock)
     }
 
     /// Runs an admitted command: handler, stats, slowlog, MONITOR.
     fn call(&mut self, client: &mut Client, spec: &'static CommandSpec, argv: &[Bytes], clock: &mut Instant) -> Reply {
         let handler = spec.handler.expect("gate admits only commands with a handler");
         client.last_cmd = spec.name;
+        let db = client.db;
+        let dirty_before = self.dirty;
+        let expiry_before = self.dirty_from_expiry;
+        self.propagated_explicitly = false;
         let result = {
             let mut ctx = Ctx::new(self, client);
             handler(&mut ctx, argv)
         };
+        // Propagate what happened: the command verbatim when it changed something and
+        // did not record its own (rewritten) effects.
+        // Keys that merely expired during the command do not count as its changes
+        // (their DELs are recorded separately, before the command's own effect).
+        let own_changes = (self.dirty - dirty_before) - (self.dirty_from_expiry - expiry_before);
+        if !self.propagated_explicitly && spec.flags.write && own_changes > 0 {
+            self.unit_effects.push((db, argv.to_vec()));
+        }
+        self.propagated_explicitly = false;
+        if let Some(b) = client.blocked.as_mut() {
+            if b.argv.is_empty() {
+                b.argv = argv.to_vec();
+            }
+        }
+        if !self.dirty_cas_pending.is_empty() {
+            if self.dirty_cas_pending.contains(&client.id) {
+                client.dirty_cas = true;
+            }
+            self.dirty_cas_pending.clear();
+        }
+        if !self.self_deliveries.is_empty() {
+            for (id, r) in std::mem::take(&mut self.self_deliveries) {
+                if id == client.id {
+                    let mut buf = bytes::BytesMut::new();
+                    crate::protocol::encode(&r, client.resp, &mut buf);
+                    client.handle.pending.fetch_add(buf.len(), std::sync::atomic::Ordering::Relaxed);
+                    let _ = client.handle.push.send(buf.freeze());
+                }
+            }
+        }
         // One clock read per command: the end of this command is the start of the
         // next one in the batch (reading the clock is a measurable cost at 2M ops/s).
         let end = Instant::now();
@@ -313,9 +451,28 @@ impl Engine {
         id
     }
 
-    /// Forgets a client.
+    /// Forgets a client: its subscriptions, watched keys and blocked state too.
     pub fn remove_client(&mut self, id: u64) {
-        self.clients.remove(&id);
+        if let Some(c) = self.clients.remove(&id) {
+            let watched = c.watched.clone();
+            self.unwatch(id, &watched);
+            if let Some(b) = &c.blocked {
+                for k in &b.keys {
+                    if let Some(q) = self.blocking.get_mut(k) {
+                        q.retain(|&i| i != id);
+                        if q.is_empty() {
+                            self.blocking.remove(k);
+                        }
+                    }
+                }
+            }
+            for ch in &c.channels {
+                self.pubsub_forget_channel(id, ch);
+            }
+            for p in &c.patterns {
+                self.pubsub_forget_pattern(id, p);
+            }
+        }
         self.monitors.retain(|&m| m != id);
     }
 

@@ -9,10 +9,12 @@ use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::futures::Notified;
 use tokio::sync::{mpsc, Notify};
 
 /// Most commands run per lock acquisition, and longest time the lock is held for
@@ -59,6 +61,8 @@ enum After {
     Continue,
     /// Clients are paused: wait, then run the remaining requests.
     Paused(Instant),
+    /// The client blocked (BLPOP and friends) until the deadline, if any.
+    Blocked(Option<Instant>),
     Close,
 }
 
@@ -67,8 +71,11 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr)
     let _ = stream.set_nodelay(true);
     let laddr = stream.local_addr().map(|a| fmt_addr(&a)).unwrap_or_default();
     let kill = Arc::new(Notify::new());
-    let (push_tx, mut push_rx) = mpsc::unbounded_channel::<Bytes>();
-    let handle = ClientHandle { kill: kill.clone(), push: push_tx };
+    let (push_tx, push_rx) = mpsc::unbounded_channel::<Bytes>();
+    let pending = Arc::new(AtomicUsize::new(0));
+    let unblocked = Arc::new(Notify::new());
+    let handle =
+        ClientHandle { kill: kill.clone(), push: push_tx, pending: pending.clone(), unblocked: unblocked.clone() };
     let admitted = {
         let mut eng = shared.engine.lock();
         let cfg = &eng.config;
@@ -110,8 +117,11 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr)
         limits,
         qbuf_limit,
         read_bytes: 0,
+        push_rx,
+        pushed_bytes: pending,
+        unblocked,
     };
-    conn.run(&mut stream, &kill, &mut push_rx).await;
+    conn.run(&mut stream, &kill).await;
     let _ = stream.shutdown().await;
     shared.engine.lock().remove_client(id);
 }
@@ -128,12 +138,18 @@ struct Conn {
     qbuf_limit: u64,
     /// Bytes read since the last batch (for stats).
     read_bytes: usize,
+    /// Out-of-band output from the engine (MONITOR, pub/sub, served blocked replies).
+    push_rx: mpsc::UnboundedReceiver<Bytes>,
+    /// Bytes queued in `push_rx` (shared with the engine for the output limit).
+    pushed_bytes: Arc<AtomicUsize>,
+    /// Notified when this client, blocked, was served or timed out by the engine.
+    unblocked: Arc<Notify>,
 }
 
 impl Conn {
-    async fn run(&mut self, stream: &mut TcpStream, kill: &Notify, push_rx: &mut mpsc::UnboundedReceiver<Bytes>) {
-        let mut rbuf = BytesMut::with_capacity(16 * 1024);
-        let mut wbuf = BytesMut::with_capacity(16 * 1024);
+    async fn run(&mut self, stream: &mut TcpStream, kill: &Notify) {
+        let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+        let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
         // Created once: a `Notified` registered anew on every request would take the
         // Notify's internal lock twice per command.
         let mut killed = std::pin::pin!(kill.notified());
@@ -141,12 +157,9 @@ impl Conn {
             tokio::select! {
                 biased;
                 _ = &mut killed => return,
-                msg = push_rx.recv() => {
+                msg = self.push_rx.recv() => {
                     let Some(msg) = msg else { return };
-                    wbuf.extend_from_slice(&msg);
-                    while let Ok(m) = push_rx.try_recv() {
-                        wbuf.extend_from_slice(&m);
-                    }
+                    self.take_pushed(msg, &mut wbuf);
                     if stream.write_all(&wbuf).await.is_err() {
                         return;
                     }
@@ -157,11 +170,29 @@ impl Conn {
                         Ok(0) | Err(_) => return,
                         Ok(n) => self.read_bytes += n,
                     }
-                    if !self.process_input(&mut rbuf, &mut wbuf, stream, kill).await {
+                    if !self.process_input(&mut rbuf, &mut wbuf, stream, &mut killed).await {
                         return;
                     }
                 }
             }
+        }
+    }
+
+    /// Moves `first` and every other queued push message into `wbuf`.
+    fn take_pushed(&mut self, first: Bytes, wbuf: &mut BytesMut) {
+        let mut n = first.len();
+        wbuf.extend_from_slice(&first);
+        while let Ok(m) = self.push_rx.try_recv() {
+            n += m.len();
+            wbuf.extend_from_slice(&m);
+        }
+        self.pushed_bytes.fetch_sub(n.min(self.pushed_bytes.load(Ordering::Relaxed)), Ordering::Relaxed);
+    }
+
+    /// Moves whatever push messages are queued into `wbuf`.
+    fn drain_pushed(&mut self, wbuf: &mut BytesMut) {
+        if let Ok(m) = self.push_rx.try_recv() {
+            self.take_pushed(m, wbuf);
         }
     }
 
@@ -172,7 +203,7 @@ impl Conn {
         rbuf: &mut BytesMut,
         wbuf: &mut BytesMut,
         stream: &mut TcpStream,
-        kill: &Notify,
+        killed: &mut std::pin::Pin<&mut Notified<'_>>,
     ) -> bool {
         loop {
             let mut framing_error = None;
@@ -219,8 +250,28 @@ impl Conn {
                         tokio::select! {
                             _ = tokio::time::sleep_until(until.into()) => {}
                             _ = unpause => {}
-                            _ = kill.notified() => return false,
+                            _ = killed.as_mut() => return false,
                         }
+                        after = self.execute_pending(wbuf, rbuf.len(), rbuf.capacity() - rbuf.len());
+                    }
+                    After::Blocked(deadline) => {
+                        // Wait until the engine serves us, the timeout passes, or we
+                        // are killed; the reply arrives through the push channel.
+                        let unblocked = self.unblocked.clone();
+                        let timeout = async {
+                            match deadline {
+                                Some(d) => tokio::time::sleep_until(d.into()).await,
+                                None => std::future::pending().await,
+                            }
+                        };
+                        tokio::select! {
+                            _ = unblocked.notified() => {}
+                            _ = timeout => {
+                                self.shared.engine.lock().unblock_with(self.id, None);
+                            }
+                            _ = killed.as_mut() => return false,
+                        }
+                        self.drain_pushed(wbuf);
                         after = self.execute_pending(wbuf, rbuf.len(), rbuf.capacity() - rbuf.len());
                     }
                 }
@@ -270,6 +321,11 @@ impl Conn {
                         break;
                     }
                     Exec::Reply(reply) => {
+                        if let Some(b) = &client.blocked {
+                            // No reply yet: it comes when the client is served.
+                            outcome = After::Blocked(b.deadline);
+                            break;
+                        }
                         if client.reply_mode.after_command() {
                             encode(&reply, client.resp, wbuf);
                         }

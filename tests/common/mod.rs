@@ -243,3 +243,69 @@ pub fn server_ms(con: &mut redis::Connection) -> u64 {
     let (secs, micros): (u64, u64) = redis::cmd("TIME").query(con).expect("TIME");
     secs * 1000 + micros / 1000
 }
+
+/// Splits a case line into arguments: spaces separate; `\s` is a space, `\n` `\r`
+/// `\0` are those bytes, `\e` is an empty argument, `\\` is a backslash.
+pub fn case_args(line: &str) -> Vec<Vec<u8>> {
+    line.split(' ')
+        .map(|tok| {
+            let mut out = Vec::new();
+            let mut it = tok.bytes();
+            while let Some(c) = it.next() {
+                if c == b'\\' {
+                    match it.next() {
+                        Some(b's') => out.push(b' '),
+                        Some(b'n') => out.push(b'\n'),
+                        Some(b'r') => out.push(b'\r'),
+                        Some(b'0') => out.push(0),
+                        Some(b'e') => {}
+                        Some(o) => out.push(o),
+                        None => out.push(b'\\'),
+                    }
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+/// Sends a case line (see `case_args`) and returns the raw reply.
+pub fn run_case(raw: &mut Raw, line: &str) -> Vec<u8> {
+    let a = case_args(line);
+    let refs: Vec<&[u8]> = a.iter().map(|v| v.as_slice()).collect();
+    raw.cmd_args(&refs)
+}
+
+/// Runs `cases` in order against a fresh moonkv and a fresh redis-server and asserts
+/// the raw replies are byte-for-byte equal (for the lines `compare` accepts; the
+/// others still run, to keep both datasets in step). Skips when redis-server is
+/// not installed (`make test` installs it).
+pub fn compare_with_redis(cases: &[&str], compare: impl Fn(&str) -> bool) {
+    let Some(redis) = Server::start_redis(&[]) else {
+        eprintln!("redis-server not installed: skipping (make test installs it)");
+        return;
+    };
+    let moonkv = Server::start(&[]);
+    let mut m = moonkv.raw();
+    let mut r = redis.raw();
+    let mut mismatches = Vec::new();
+    for line in cases {
+        let (a, b) = (run_case(&mut m, line), run_case(&mut r, line));
+        if compare(line) && a != b {
+            mismatches.push(format!(
+                "{line}\n   moonkv: {:?}\n   redis:  {:?}",
+                String::from_utf8_lossy(&a),
+                String::from_utf8_lossy(&b)
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} of {} replies differ:\n{}",
+        mismatches.len(),
+        cases.len(),
+        mismatches.join("\n")
+    );
+}
