@@ -235,7 +235,10 @@ pub fn setbit(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let old = get_bit(raw, offset);
     set_bit(raw, offset, on);
     if growth == Growth::Grown || (growth == Growth::Kept && old != on) {
-        ctx.dirty(1);
+        ctx.changed(key, 1);
+    }
+    if growth != Growth::Kept || old != on {
+        ctx.notify(crate::config::notify::STRING, "setbit", key);
     }
     Ok(Reply::Int(old as i64))
 }
@@ -585,7 +588,11 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[Bytes], readonly: bool) -> CmdResult 
     }
     // Creating the key counted one change already. (Redis counts none when every
     // write failed; we keep that one so the new key is not lost to replicas.)
-    ctx.dirty(changes.saturating_sub((growth == Growth::Created) as u64));
+    let changes = changes.saturating_sub((growth == Growth::Created) as u64);
+    if changes > 0 {
+        ctx.changed(key, changes);
+        ctx.notify(crate::config::notify::STRING, "setbit", key);
+    }
     Ok(Reply::Array(replies))
 }
 

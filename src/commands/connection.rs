@@ -33,13 +33,19 @@ pub fn commands() -> Vec<CommandSpec> {
             cmd("client|pause", -3, "admin noscript loading stale", "@admin @slow @dangerous @connection", (0, 0, 0), "", "", Some(client_pause)),
             cmd("client|reply", 3, "noscript loading stale", "@slow @connection", (0, 0, 0), "", "", Some(client_reply)),
             cmd("client|setname", 3, "noscript loading stale", "@slow @connection", (0, 0, 0), "", "", Some(client_setname)),
+            cmd("client|unblock", -3, "admin noscript loading stale", "@admin @slow @dangerous @connection", (0, 0, 0), "", "", Some(client_unblock)),
             cmd("client|unpause", 2, "admin noscript loading stale", "@admin @slow @dangerous @connection", (0, 0, 0), "", "", Some(client_unpause)),
         ]),
     ]
 }
 
 /// PING [message]
-pub fn ping(_ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+pub fn ping(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if ctx.client.resp == 2 && ctx.client.subscriptions() > 0 && argv.len() <= 2 {
+        // In the RESP2 subscriber context PING answers in the message format.
+        let msg = argv.get(1).cloned().unwrap_or_default();
+        return Ok(Reply::Array(vec![Reply::bulk(Bytes::from_static(b"pong")), Reply::Bulk(msg)]));
+    }
     match argv.len() {
         1 => Ok(Reply::Status("PONG".into())),
         2 => Ok(Reply::Bulk(argv[1].clone())),
@@ -60,6 +66,13 @@ pub fn quit(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 
 /// RESET
 pub fn reset(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    // Leave MULTI, WATCH and every subscription.
+    ctx.client.multi = None;
+    let keys = std::mem::take(&mut ctx.client.watched);
+    let id = ctx.client.id;
+    ctx.eng.unwatch(id, &keys);
+    ctx.client.dirty_cas = false;
+    super::pubsub::unsubscribe_all(ctx);
     let c = &mut *ctx.client;
     c.db = 0;
     c.resp = 2;
@@ -378,6 +391,21 @@ pub fn client_pause(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     ctx.eng.pause = Some(pause);
     Ok(Reply::ok())
+}
+
+/// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]
+pub fn client_unblock(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let id = parse_int(&argv[2])?;
+    let reply = match argv.get(3).map(|a| a.to_ascii_lowercase()) {
+        None => None,
+        Some(m) if m == b"timeout" => None,
+        Some(m) if m == b"error" => Some(Reply::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK".into())),
+        Some(_) => return Err(CommandError::err("CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
+    };
+    if argv.len() > 4 {
+        return Err(CommandError::Syntax);
+    }
+    Ok(Reply::Int(ctx.eng.unblock_with(id as u64, reply) as i64))
 }
 
 /// CLIENT UNPAUSE

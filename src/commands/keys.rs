@@ -5,8 +5,10 @@ use super::args::{parse_int, Args};
 use super::error::{CmdResult, CommandError};
 use super::strings::ExpireUnit;
 use super::table::{cmd, CommandSpec};
+use crate::config::notify;
 use crate::db::keyspace::Entry;
 use crate::db::{RStr, Value};
+use crate::engine::propagate::argv as argv_of;
 use crate::engine::Ctx;
 use crate::protocol::Reply;
 use crate::util::glob::glob_match;
@@ -79,6 +81,9 @@ pub fn swapdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Err(CommandError::err("DB index is out of range"));
     }
     if a != b {
+        // Watchers of keys in either db, and clients blocked there, must notice.
+        ctx.eng.db_changed(a as usize, Some(b as usize));
+        ctx.eng.db_changed(b as usize, Some(a as usize));
         ctx.eng.dbs.swap(a as usize, b as usize);
     }
     ctx.dirty(1);
@@ -106,7 +111,10 @@ pub fn move_(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if let Some(w) = when {
         ctx.eng.dbs[dst].set_expire(key, w);
     }
-    ctx.dirty(1);
+    ctx.changed(key, 1);
+    ctx.eng.key_changed(dst, key);
+    ctx.notify(notify::GENERIC, "move_from", key);
+    ctx.eng.notify(notify::GENERIC, "move_to", key, dst);
     Ok(Reply::Int(1))
 }
 
@@ -143,6 +151,8 @@ pub fn copy(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if let Some(w) = when {
         ctx.eng.dbs[dst].set_expire(dst_key, w);
     }
+    ctx.eng.key_changed(dst, dst_key);
+    ctx.eng.notify(notify::GENERIC, "copy_to", dst_key, dst);
     ctx.dirty(1);
     Ok(Reply::Int(1))
 }
@@ -159,6 +169,8 @@ fn flush_option(argv: &[Bytes]) -> Result<(), CommandError> {
 pub fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     flush_option(argv)?;
     let n = ctx.db().len() as u64;
+    let db = ctx.client.db;
+    ctx.eng.db_changed(db, None);
     ctx.db().clear();
     ctx.dirty(n + 1);
     Ok(Reply::ok())
@@ -168,8 +180,9 @@ pub fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 pub fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     flush_option(argv)?;
     let n = ctx.eng.total_keys() as u64;
-    for db in ctx.eng.dbs.iter_mut() {
-        db.clear();
+    for db in 0..ctx.eng.dbs.len() {
+        ctx.eng.db_changed(db, None);
+        ctx.eng.dbs[db].clear();
     }
     ctx.dirty(n + 1);
     Ok(Reply::ok())
@@ -186,8 +199,14 @@ pub fn dbsize(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 
 /// DEL key [key ...]
 pub fn del(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let n = argv[1..].iter().filter(|k| ctx.delete(k)).count();
-    Ok(Reply::Int(n as i64))
+    let mut n = 0;
+    for key in &argv[1..] {
+        if ctx.delete(key) {
+            ctx.notify(notify::GENERIC, "del", key);
+            n += 1;
+        }
+    }
+    Ok(Reply::Int(n))
 }
 
 /// UNLINK key [key ...]
@@ -233,7 +252,10 @@ fn rename_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) -> CmdResult {
     if let Some(w) = when {
         db.set_expire(dst, w);
     }
-    ctx.dirty(1);
+    ctx.changed(src, 1);
+    ctx.changed(dst, 0);
+    ctx.notify(notify::GENERIC, "rename_from", src);
+    ctx.notify(notify::GENERIC, "rename_to", dst);
     Ok(if nx { Reply::Int(1) } else { Reply::ok() })
 }
 
@@ -487,10 +509,18 @@ fn expire_generic(ctx: &mut Ctx, argv: &[Bytes], unit: ExpireUnit, absolute: boo
         return Ok(Reply::Int(0));
     }
     if when <= ctx.now() {
+        // Already in the past: the key goes now, and replicas get the DEL.
         ctx.delete(key);
+        ctx.notify(notify::GENERIC, "del", key);
+        ctx.propagate(argv_of([b"DEL".as_slice(), key]));
     } else {
         ctx.db().set_expire(key, when);
-        ctx.dirty(1);
+        ctx.changed(key, 1);
+        ctx.notify(notify::GENERIC, "expire", key);
+        // Replicas get the absolute deadline, with the same condition flag.
+        let mut effect = argv_of([b"PEXPIREAT".as_slice(), key, when.to_string().as_bytes()]);
+        effect.extend(argv[3..].iter().cloned());
+        ctx.propagate(effect);
     }
     Ok(Reply::Int(1))
 }
@@ -553,7 +583,8 @@ pub fn persist(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     }
     if ctx.db().remove_expire(&argv[1]) {
-        ctx.dirty(1);
+        ctx.changed(&argv[1], 1);
+        ctx.notify(notify::GENERIC, "persist", &argv[1]);
         return Ok(Reply::Int(1));
     }
     Ok(Reply::Int(0))

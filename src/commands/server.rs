@@ -248,7 +248,7 @@ pub fn info_section(ctx: &mut Ctx, name: &str) -> String {
             let max_out = eng.clients.values().map(|c| c.omem).chain([ctx.client.omem]).max().unwrap_or(0);
             f!("client_recent_max_input_buffer:{}", max_in);
             f!("client_recent_max_output_buffer:{}", max_out);
-            f!("blocked_clients:0");
+            f!("blocked_clients:{}", eng.clients.values().filter(|c| c.blocked.is_some()).count());
             f!("tracking_clients:0");
             f!("clients_in_timeout_table:0");
         }
@@ -377,8 +377,8 @@ pub fn info_section(ctx: &mut Ctx, name: &str) -> String {
             f!("current_eviction_exceeded_time:0");
             f!("keyspace_hits:{}", st.keyspace_hits);
             f!("keyspace_misses:{}", st.keyspace_misses);
-            f!("pubsub_channels:0");
-            f!("pubsub_patterns:0");
+            f!("pubsub_channels:{}", eng.pubsub.channels.len());
+            f!("pubsub_patterns:{}", eng.pubsub.patterns.len());
             f!("pubsubshard_channels:0");
             f!("latest_fork_usec:0");
             f!("total_forks:0");

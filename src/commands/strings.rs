@@ -4,8 +4,10 @@
 use super::args::{parse_int, Args};
 use super::error::{CmdResult, CommandError};
 use super::table::{cmd, CommandSpec};
+use crate::config::notify;
 use crate::db::keyspace::Entry;
 use crate::db::{RStr, Value};
+use crate::engine::propagate::argv as argv_of;
 use crate::engine::Ctx;
 use crate::protocol::Reply;
 use bytes::Bytes;
@@ -53,7 +55,7 @@ pub fn get_str<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c RStr>, Com
 }
 
 /// The string at `key` for in-place change: `None` when missing, WRONGTYPE for
-/// other types. The caller counts the change with `ctx.dirty`.
+/// other types. The caller announces the change with `ctx.changed`.
 pub fn get_str_mut<'c>(ctx: &'c mut Ctx, key: &[u8]) -> Result<Option<&'c mut RStr>, CommandError> {
     match ctx.lookup_write(key) {
         None => Ok(None),
@@ -165,18 +167,32 @@ fn parse_set_options(ctx: &Ctx, argv: &[Bytes]) -> Result<SetOptions, CommandErr
 pub fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let opts = parse_set_options(ctx, argv)?;
     let key = &argv[1];
-    set_generic(ctx, key, &argv[2], &opts)
+    set_generic(ctx, key, &argv[2], &opts, argv)
 }
 
-fn set_generic(ctx: &mut Ctx, key: &[u8], val: &[u8], o: &SetOptions) -> CmdResult {
+/// SET's shared body; `command` is the client's argv (for the propagated form).
+fn set_generic(ctx: &mut Ctx, key: &[u8], val: &[u8], o: &SetOptions, command: &[Bytes]) -> CmdResult {
     let old = if o.get { get_str(ctx, key)?.map(str_reply).unwrap_or(Reply::Nil) } else { Reply::Nil };
     let exists = ctx.exists(key);
     if (o.nx && exists) || (o.xx && !exists) {
         return Ok(if o.get { old } else { Reply::Nil });
     }
     ctx.set_value(key, Value::string(val), o.keep_ttl);
+    ctx.notify(notify::STRING, "set", key);
+    // Propagated as 7.0 does: with an expiry, `SET k v PXAT <absolute ms>` (NX/XX/GET
+    // were decided here); with GET, the command without its GET arguments;
+    // otherwise verbatim.
     if let Some(when) = o.expire_at {
         ctx.db().set_expire(key, when);
+        ctx.notify(notify::GENERIC, "expire", key);
+        ctx.propagate(argv_of([b"SET".as_slice(), key, val, b"PXAT", when.to_string().as_bytes()]));
+    } else if o.get {
+        let effect = if command.first().is_some_and(|c| c.eq_ignore_ascii_case(b"set")) {
+            command.iter().filter(|a| !a.eq_ignore_ascii_case(b"GET")).cloned().collect()
+        } else {
+            argv_of([b"SET".as_slice(), key, val])
+        };
+        ctx.propagate(effect);
     }
     Ok(if o.get { old } else { Reply::ok() })
 }
@@ -187,13 +203,14 @@ pub fn setnx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     }
     ctx.set_value(&argv[1], Value::string(&argv[2]), false);
+    ctx.notify(notify::STRING, "set", &argv[1]);
     Ok(Reply::Int(1))
 }
 
 fn setex_generic(ctx: &mut Ctx, argv: &[Bytes], unit: ExpireUnit, name: &str) -> CmdResult {
     let when = expire_deadline(ctx, &argv[2], unit, false, name)?;
     let o = SetOptions { expire_at: Some(when), ..Default::default() };
-    set_generic(ctx, &argv[1], &argv[3], &o)
+    set_generic(ctx, &argv[1], &argv[3], &o, argv)
 }
 
 /// SETEX key seconds value
@@ -209,7 +226,7 @@ pub fn psetex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// GETSET key value
 pub fn getset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let o = SetOptions { get: true, ..Default::default() };
-    set_generic(ctx, &argv[1], &argv[2], &o)
+    set_generic(ctx, &argv[1], &argv[2], &o, argv)
 }
 
 /// GETDEL key
@@ -219,6 +236,8 @@ pub fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         Some(s) => str_reply(s),
     };
     ctx.delete(&argv[1]);
+    ctx.notify(notify::GENERIC, "del", &argv[1]);
+    ctx.propagate(argv_of(["DEL".as_bytes(), &argv[1]]));
     Ok(reply)
 }
 
@@ -249,12 +268,22 @@ pub fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         if when <= ctx.now() {
             // A deadline in the past deletes the key at once, as Redis does.
             ctx.delete(key);
+            ctx.notify(notify::GENERIC, "del", key);
+            ctx.propagate(argv_of(["DEL".as_bytes(), key]));
         } else {
             ctx.db().set_expire(key, when);
-            ctx.dirty(1);
+            ctx.changed(key, 1);
+            ctx.notify(notify::GENERIC, "expire", key);
+            ctx.propagate(argv_of([
+                "PEXPIREAT".to_string(),
+                String::from_utf8_lossy(key).into_owned(),
+                when.to_string(),
+            ]));
         }
     } else if persist && ctx.db().remove_expire(key) {
-        ctx.dirty(1);
+        ctx.changed(key, 1);
+        ctx.notify(notify::GENERIC, "persist", key);
+        ctx.propagate(argv_of(["PERSIST".as_bytes(), key]));
     }
     Ok(reply)
 }
@@ -284,6 +313,7 @@ fn mset_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) -> CmdResult {
     }
     for pair in argv[1..].chunks(2) {
         ctx.set_value(&pair[0], Value::string(&pair[1]), false);
+        ctx.notify(notify::STRING, "set", &pair[0]);
     }
     Ok(if nx { Reply::Int(1) } else { Reply::ok() })
 }
@@ -308,11 +338,13 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
             let cur = s.as_i64().ok_or(CommandError::NotInteger)?;
             let new = cur.checked_add(by).ok_or(CommandError::Overflow)?;
             *s = RStr::Int(new);
-            ctx.dirty(1);
+            ctx.changed(key, 1);
+            ctx.notify(notify::STRING, "incrby", key);
             Ok(Reply::Int(new))
         }
         None => {
             ctx.set_value(key, Value::Str(RStr::Int(by)), false);
+            ctx.notify(notify::STRING, "incrby", key);
             Ok(Reply::Int(by))
         }
     }
@@ -356,10 +388,13 @@ pub fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     match get_str_mut(ctx, key)? {
         Some(s) => {
             *s = RStr::text(text.as_bytes());
-            ctx.dirty(1);
+            ctx.changed(key, 1);
         }
         None => ctx.set_value(key, Value::Str(RStr::text(text.as_bytes())), false),
     }
+    ctx.notify(notify::STRING, "incrbyfloat", key);
+    // Replicas must not redo the float arithmetic: the result is propagated.
+    ctx.propagate(argv_of(["SET".as_bytes(), key, text.as_bytes(), b"KEEPTTL"]));
     Ok(Reply::bulk(text))
 }
 
@@ -373,6 +408,7 @@ pub fn append(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let cur_len = match get_str(ctx, key)? {
         None => {
             ctx.set_value(key, Value::string(add), false);
+            ctx.notify(notify::STRING, "append", key);
             return Ok(Reply::Int(add.len() as i64));
         }
         Some(s) => s.len(),
@@ -382,7 +418,8 @@ pub fn append(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let raw = s.make_raw();
     raw.extend_from_slice(add);
     let n = raw.len();
-    ctx.dirty(1);
+    ctx.changed(key, 1);
+    ctx.notify(notify::STRING, "append", key);
     Ok(Reply::Int(n as i64))
 }
 
@@ -449,6 +486,7 @@ pub fn setrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     raw[offset as usize..end].copy_from_slice(val);
     let n = raw.len();
-    ctx.dirty(1);
+    ctx.changed(key, 1);
+    ctx.notify(notify::STRING, "setrange", key);
     Ok(Reply::Int(n as i64))
 }

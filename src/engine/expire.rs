@@ -82,6 +82,8 @@ impl Engine {
                 let expired = expired_keys.len();
                 for k in expired_keys {
                     self.delete_expired_key(dbi, &k);
+                    // Each active-expiry DEL is its own propagated entry, as in Redis.
+                    self.end_unit();
                 }
                 total_sampled += sampled;
                 total_expired += expired;

@@ -624,7 +624,7 @@ impl<'a> Ctx<'a> {
     pub fn set_value(&mut self, key: &[u8], val: Value, keep_ttl: bool) {
         let lru = lfu::initial(self.eng.lfu_params().is_some());
         self.db().set(key, val, lru, keep_ttl);
-        self.eng.dirty += 1;
+        self.changed(key, 1);
     }
 
     /// Deletes a key; true when it existed (after lazy expiry).
@@ -634,12 +634,12 @@ impl<'a> Ctx<'a> {
         }
         let gone = self.db().remove(key).is_some();
         if gone {
-            self.eng.dirty += 1;
+            self.changed(key, 1);
         }
         gone
     }
 
-    /// Counts `n` changes to the dataset.
+    /// Counts `n` changes to the dataset that belong to no single key (FLUSHALL).
     pub fn dirty(&mut self, n: u64) {
         self.eng.dirty += n;
     }

@@ -21,6 +21,11 @@ fn put_bulk(out: &mut BytesMut, b: &[u8]) {
 pub fn encode(reply: &Reply, resp: u8, out: &mut BytesMut) {
     match reply {
         Reply::NoReply => {}
+        Reply::Many(items) => {
+            for r in items {
+                encode(r, resp, out);
+            }
+        }
         Reply::Status(s) => {
             out.put_u8(b'+');
             out.put_slice(s.as_bytes());

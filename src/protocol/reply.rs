@@ -35,6 +35,9 @@ pub enum Reply {
     Push(Vec<Reply>),
     /// Nothing is sent (SHUTDOWN closes the connection without a reply).
     NoReply,
+    /// Several replies to one command, sent one after the other (SUBSCRIBE with
+    /// several channels confirms each).
+    Many(Vec<Reply>),
 }
 
 impl Reply {

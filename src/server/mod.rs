@@ -142,6 +142,10 @@ async fn cron(shared: Arc<Shared>) {
         }
         crate::engine::Engine::update_lru_clock();
         let mut eng = shared.engine.lock();
+        // Clients whose blocking timeout passed (their own timers normally do this).
+        eng.unblock_timed_out(Instant::now());
+        // Keys that expired during the tick may have had blocked clients waiting.
+        eng.serve_ready_keys();
         let spent = tick.elapsed().as_millis() as u64;
         eng.stats.expire_cycle_cpu_milliseconds += spent;
         eng.rehash_slice(Duration::from_millis(1));
