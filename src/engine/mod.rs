@@ -16,6 +16,8 @@ pub mod multi;
 pub mod propagate;
 pub mod pubsub;
 pub mod stats;
+#[cfg(test)]
+pub mod testing;
 
 use crate::commands::error::CommandError;
 use crate::commands::table::{CommandSpec, CommandTable};

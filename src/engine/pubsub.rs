@@ -54,6 +54,10 @@ impl Engine {
             }
         }
         for (id, reply) in targets {
+            // A client already scheduled for closing no longer receives messages.
+            if self.clients.get(&id).is_some_and(|c| c.flags.killed) {
+                continue;
+            }
             receivers += 1;
             self.push_to_client(id, &reply);
         }

@@ -160,8 +160,10 @@ impl Conn {
                 msg = self.push_rx.recv() => {
                     let Some(msg) = msg else { return };
                     self.take_pushed(msg, &mut wbuf);
-                    if stream.write_all(&wbuf).await.is_err() {
-                        return;
+                    // A subscriber that stops reading must still be killable.
+                    tokio::select! {
+                        r = stream.write_all(&wbuf) => if r.is_err() { return },
+                        _ = killed.as_mut() => return,
                     }
                     wbuf.clear();
                 }
