@@ -21,6 +21,7 @@ fn put_bulk(out: &mut BytesMut, b: &[u8]) {
 pub fn encode(reply: &Reply, resp: u8, out: &mut BytesMut) {
     match reply {
         Reply::NoReply => {}
+        Reply::Raw(b) => out.put_slice(b),
         Reply::Many(items) => {
             for r in items {
                 encode(r, resp, out);
@@ -138,5 +139,10 @@ mod tests {
         assert_eq!(enc(&Reply::Double(1.5), 3), b",1.5\r\n");
         assert_eq!(enc(&Reply::Error("ERR a\r\nb".into()), 2), b"-ERR a  b\r\n");
         assert_eq!(enc(&Reply::Verbatim(Bytes::from_static(b"hi")), 3), b"=6\r\ntxt:hi\r\n");
+        let items: [&[u8]; 2] = [b"a", b""];
+        let raw = Reply::encoded_bulk_array(items.iter().copied());
+        let slow = Reply::Array(vec![Reply::bulk_from(b"a"), Reply::bulk_from(b"")]);
+        assert_eq!(enc(&raw, 2), enc(&slow, 2));
+        assert_eq!(enc(&raw, 3), enc(&slow, 3));
     }
 }

@@ -38,6 +38,9 @@ pub enum Reply {
     /// Several replies to one command, sent one after the other (SUBSCRIBE with
     /// several channels confirms each).
     Many(Vec<Reply>),
+    /// Bytes already encoded, identical in RESP2 and RESP3 (an array of bulk
+    /// strings): built without an allocation per element (LRANGE, MGET-like replies).
+    Raw(Bytes),
 }
 
 impl Reply {
@@ -59,6 +62,24 @@ impl Reply {
     /// An array of bulk strings copied from slices.
     pub fn bulk_array<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> Reply {
         Reply::Array(items.into_iter().map(Reply::bulk_from).collect())
+    }
+
+    /// An array of bulk strings encoded at once (same bytes in RESP2 and RESP3).
+    pub fn encoded_bulk_array<'a>(items: impl ExactSizeIterator<Item = &'a [u8]>) -> Reply {
+        use bytes::BufMut;
+        let mut out = bytes::BytesMut::with_capacity(16 + items.len() * 16);
+        let mut num = itoa::Buffer::new();
+        out.put_u8(b'*');
+        out.put_slice(num.format(items.len()).as_bytes());
+        out.put_slice(b"\r\n");
+        for it in items {
+            out.put_u8(b'$');
+            out.put_slice(num.format(it.len()).as_bytes());
+            out.put_slice(b"\r\n");
+            out.put_slice(it);
+            out.put_slice(b"\r\n");
+        }
+        Reply::Raw(out.freeze())
     }
 
     /// True for error replies.
