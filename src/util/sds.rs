@@ -38,11 +38,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                         other => other,
                     });
                 } else if c == b'"' {
-                    // The closing quote must end the argument.
-                    if i + 1 < line.len() && !line[i + 1].is_ascii_whitespace() {
-                        return None;
-                    }
-                    i += 1;
+                    i = closing_quote(line, i)?;
                     break;
                 } else {
                     cur.push(c);
@@ -53,10 +49,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     i += 1;
                     cur.push(b'\'');
                 } else if c == b'\'' {
-                    if i + 1 < line.len() && !line[i + 1].is_ascii_whitespace() {
-                        return None;
-                    }
-                    i += 1;
+                    i = closing_quote(line, i)?;
                     break;
                 } else {
                     cur.push(c);
@@ -73,6 +66,15 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
             i += 1;
         }
         args.push(cur);
+    }
+}
+
+/// Position after the closing quote at `i`; `None` when the quote does not end the
+/// argument (Redis requires a blank or the end of the line after it).
+fn closing_quote(line: &[u8], i: usize) -> Option<usize> {
+    match line.get(i + 1) {
+        Some(c) if !c.is_ascii_whitespace() => None,
+        _ => Some(i + 1),
     }
 }
 
