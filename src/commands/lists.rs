@@ -228,7 +228,7 @@ pub fn rpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// `LPOP|RPOP key n` as the effect (LMPOP and BLMPOP, as Redis propagates them).
 /// `None` when every list is missing or empty.
 fn mpop_keys(ctx: &mut Ctx, keys: &[Bytes], end: End, count: usize) -> Result<Option<Reply>, CommandError> {
-    for key in keys {
+    for key in ctx.blocking_key_order(keys) {
         let Some(list) = pop_source(ctx, key)? else { continue };
         let popped = list.pop_many(end, count);
         elements_removed(ctx, key, end, popped.len());
@@ -287,7 +287,7 @@ pub fn blmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 fn bpop_generic(ctx: &mut Ctx, argv: &[Bytes], end: End) -> CmdResult {
     let timeout = parse_timeout(&argv[argv.len() - 1])?;
     let keys = &argv[1..argv.len() - 1];
-    for key in keys {
+    for key in ctx.blocking_key_order(keys) {
         let Some(list) = pop_source(ctx, key)? else { continue };
         let Some(v) = list.pop(end) else { continue };
         elements_removed(ctx, key, end, 1);

@@ -11,23 +11,53 @@ use crate::protocol::{encode, Reply};
 use bytes::{Bytes, BytesMut};
 use std::time::{Duration, Instant};
 
-/// Parses a blocking timeout in seconds (decimals allowed); `None` = wait forever.
+/// Parses a blocking timeout in seconds (decimals allowed) as Redis does: the value
+/// times 1000, truncated to whole milliseconds; 0 (after truncation) waits forever.
 pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CommandError> {
     let secs = crate::util::num::parse_f64(arg)
         .filter(|v| v.is_finite())
         .ok_or_else(|| CommandError::err("timeout is not a float or out of range"))?;
-    if secs < 0.0 {
+    let ms = (secs * 1000.0).trunc();
+    if ms < 0.0 {
         return Err(CommandError::err("timeout is negative"));
     }
-    // Redis works in whole milliseconds.
-    let ms = (secs * 1000.0) as u64;
-    if secs > 0.0 && ms > i64::MAX as u64 / 2 {
+    if ms >= (i64::MAX / 2) as f64 {
         return Err(CommandError::err("timeout is out of range"));
     }
-    Ok(if ms == 0 && secs == 0.0 { None } else { Some(Duration::from_millis(ms.max(1))) })
+    Ok(if ms == 0.0 { None } else { Some(Duration::from_millis(ms as u64)) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_timeout;
+    use std::time::Duration;
+
+    #[test]
+    fn timeouts_truncate_to_milliseconds() {
+        assert_eq!(parse_timeout(b"0"), Ok(None));
+        assert_eq!(parse_timeout(b"0.0001"), Ok(None));
+        assert_eq!(parse_timeout(b"-0.0001"), Ok(None));
+        assert_eq!(parse_timeout(b"0.1"), Ok(Some(Duration::from_millis(100))));
+        assert!(parse_timeout(b"-1").is_err());
+        assert!(parse_timeout(b"x").is_err());
+    }
 }
 
 impl<'a> Ctx<'a> {
+    /// `keys` in the order a blocking command should try them: when the command is
+    /// re-run because one key got data, that key first (Redis serves the key that
+    /// became ready, not the first one in argument order).
+    pub fn blocking_key_order<'k>(&self, keys: &'k [Bytes]) -> Vec<&'k Bytes> {
+        let mut out: Vec<&Bytes> = keys.iter().collect();
+        if let Some(ready) = &self.eng.serving_key {
+            if let Some(pos) = out.iter().position(|k| *k == ready) {
+                let k = out.remove(pos);
+                out.insert(0, k);
+            }
+        }
+        out
+    }
+
     /// True when the command may block: not inside MULTI/EXEC (nor, later, a script).
     pub fn may_block(&self) -> bool {
         !self.eng.in_exec
@@ -126,11 +156,13 @@ impl Engine {
                 };
                 let saved_db = c.db;
                 c.db = key.0;
+                self.serving_key = Some(key.1.clone());
                 self.serving_blocked = true;
                 self.still_blocked = false;
                 let mut clock = Instant::now();
                 let reply = self.run_blocked_command(&mut c, &state.argv, &mut clock);
                 self.serving_blocked = false;
+                self.serving_key = None;
                 c.db = saved_db;
                 if self.still_blocked {
                     c.blocked = Some(state);

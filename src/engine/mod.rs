@@ -110,6 +110,8 @@ pub struct Engine {
     pub in_exec: bool,
     /// Set while a blocked client's command is re-run.
     pub serving_blocked: bool,
+    /// The key whose change caused the re-run.
+    pub serving_key: Option<Bytes>,
     /// The re-run command found nothing again (the client keeps waiting).
     pub still_blocked: bool,
     /// Part of `dirty` caused by expiry (not by the executing command).
@@ -172,6 +174,7 @@ impl Engine {
             propagation_log: VecDeque::new(),
             in_exec: false,
             serving_blocked: false,
+            serving_key: None,
             still_blocked: false,
             dirty_from_expiry: 0,
         }
