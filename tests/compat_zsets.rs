@@ -86,7 +86,6 @@ const CASES: &[&str] = &[
     "ZREVRANK z a",
     "ZRANK z nosuch",
     "ZRANK nokey a",
-    "ZRANK z a WITHSCORE",
     "ZRANK z ninf",
     "ZREVRANK z ninf",
     // score ranges

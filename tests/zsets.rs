@@ -293,3 +293,17 @@ fn set_algebra_accepts_plain_sets_and_counts_changes() {
     let after: String = q(&mut con, "INFO persistence");
     assert_eq!(dirty(&after) - d0, 2, "two members added, nothing else changed");
 }
+
+/// ZRANK/ZREVRANK WITHSCORE (Redis 7.2 semantics, beyond 7.0).
+#[test]
+fn zrank_withscore() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    c(&mut r, "ZADD z 1.5 a 2 b");
+    assert_eq!(c(&mut r, "ZRANK z b WITHSCORE"), "*2\r\n:1\r\n$1\r\n2\r\n");
+    assert_eq!(c(&mut r, "ZREVRANK z a WITHSCORE"), "*2\r\n:1\r\n$3\r\n1.5\r\n");
+    assert_eq!(c(&mut r, "ZRANK z nosuch WITHSCORE"), "*-1\r\n");
+    assert_eq!(c(&mut r, "ZRANK z a FOO"), "-ERR syntax error\r\n");
+    c(&mut r, "HELLO 3");
+    assert_eq!(c(&mut r, "ZRANK z a WITHSCORE"), "*2\r\n:0\r\n,1.5\r\n");
+}

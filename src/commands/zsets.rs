@@ -44,8 +44,9 @@ pub fn commands() -> Vec<CommandSpec> {
         cmd("zrangebylex", -4, "readonly", "@read @sortedset @slow", (1, 1, 1), "RO,access|i1|r0,1,0", "", Some(zrangebylex)),
         cmd("zrevrangebylex", -4, "readonly", "@read @sortedset @slow", (1, 1, 1), "RO,access|i1|r0,1,0", "", Some(zrevrangebylex)),
         cmd("zrevrange", -4, "readonly", "@read @sortedset @slow", (1, 1, 1), "RO,access|i1|r0,1,0", "", Some(zrevrange)),
-        cmd("zrank", 3, "readonly fast", "@read @sortedset @fast", (1, 1, 1), "RO,access|i1|r0,1,0", "", Some(zrank)),
-        cmd("zrevrank", 3, "readonly fast", "@read @sortedset @fast", (1, 1, 1), "RO,access|i1|r0,1,0", "", Some(zrevrank)),
+        // WITHSCORE (Redis 7.2) is supported, hence arity -3 where 7.0 says 3.
+        cmd("zrank", -3, "readonly fast", "@read @sortedset @fast", (1, 1, 1), "RO,access|i1|r0,1,0", "", Some(zrank)),
+        cmd("zrevrank", -3, "readonly fast", "@read @sortedset @fast", (1, 1, 1), "RO,access|i1|r0,1,0", "", Some(zrevrank)),
         cmd("zrem", -3, "write fast", "@write @sortedset @fast", (1, 1, 1), "RW,delete|i1|r0,1,0", "", Some(zrem)),
         cmd("zremrangebyrank", 4, "write", "@write @sortedset @slow", (1, 1, 1), "RW,delete|i1|r0,1,0", "", Some(zremrangebyrank)),
         cmd("zremrangebyscore", 4, "write", "@write @sortedset @slow", (1, 1, 1), "RW,delete|i1|r0,1,0", "", Some(zremrangebyscore)),
