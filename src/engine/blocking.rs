@@ -27,22 +27,6 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CommandError> {
     Ok(if ms == 0.0 { None } else { Some(Duration::from_millis(ms as u64)) })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_timeout;
-    use std::time::Duration;
-
-    #[test]
-    fn timeouts_truncate_to_milliseconds() {
-        assert_eq!(parse_timeout(b"0"), Ok(None));
-        assert_eq!(parse_timeout(b"0.0001"), Ok(None));
-        assert_eq!(parse_timeout(b"-0.0001"), Ok(None));
-        assert_eq!(parse_timeout(b"0.1"), Ok(Some(Duration::from_millis(100))));
-        assert!(parse_timeout(b"-1").is_err());
-        assert!(parse_timeout(b"x").is_err());
-    }
-}
-
 impl<'a> Ctx<'a> {
     /// `keys` in the order a blocking command should try them: when the command is
     /// re-run because one key got data, that key first (Redis serves the key that
@@ -175,5 +159,21 @@ impl Engine {
                 self.end_unit();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_timeout;
+    use std::time::Duration;
+
+    #[test]
+    fn timeouts_truncate_to_milliseconds() {
+        assert_eq!(parse_timeout(b"0"), Ok(None));
+        assert_eq!(parse_timeout(b"0.0001"), Ok(None));
+        assert_eq!(parse_timeout(b"-0.0001"), Ok(None));
+        assert_eq!(parse_timeout(b"0.1"), Ok(Some(Duration::from_millis(100))));
+        assert!(parse_timeout(b"-1").is_err());
+        assert!(parse_timeout(b"x").is_err());
     }
 }
