@@ -133,7 +133,7 @@ impl ListValue {
     }
 
     /// The elements in positions `[start, end]`.
-    pub fn range(&self, start: usize, end: usize) -> impl Iterator<Item = &[u8]> {
+    pub fn range(&self, start: usize, end: usize) -> impl ExactSizeIterator<Item = &[u8]> {
         self.items.range(start..=end).map(|s| s.as_bytes())
     }
 

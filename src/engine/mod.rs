@@ -103,9 +103,13 @@ pub struct Engine {
     pub unit_effects: Vec<(usize, Vec<Bytes>)>,
     /// The current command recorded its own effects (no verbatim propagation).
     pub propagated_explicitly: bool,
-    /// The most recent propagated units, for DEBUG and tests, until replication
-    /// consumes them (bounded).
+    /// The most recent propagated units, for tests, until replication consumes
+    /// them (bounded). Filled only while `propagating` is set.
     pub propagation_log: VecDeque<Vec<(usize, Vec<Bytes>)>>,
+    /// Effects are recorded only when something consumes them (the log in tests;
+    /// the replication stream later): holding on to argv buffers costs a copy-free
+    /// read path its buffer reuse (measured: SET -P 32 fell from 2.8M to 1.8M ops/s).
+    pub propagating: bool,
     /// Set while EXEC runs its queue (blocking commands do not block there).
     pub in_exec: bool,
     /// Set while a blocked client's command is re-run.
@@ -172,6 +176,9 @@ impl Engine {
             unit_effects: Vec::new(),
             propagated_explicitly: false,
             propagation_log: VecDeque::new(),
+            // Unit tests read the propagation log; the server records effects only
+            // once a consumer (replication) exists.
+            propagating: cfg!(test),
             in_exec: false,
             serving_blocked: false,
             serving_key: None,
@@ -321,7 +328,7 @@ impl Engine {
         // Keys that merely expired during the command do not count as its changes
         // (their DELs are recorded separately, before the command's own effect).
         let own_changes = (self.dirty - dirty_before) - (self.dirty_from_expiry - expiry_before);
-        if !self.propagated_explicitly && spec.flags.write && own_changes > 0 {
+        if self.propagating && !self.propagated_explicitly && spec.flags.write && own_changes > 0 {
             self.unit_effects.push((db, argv.to_vec()));
         }
         self.propagated_explicitly = false;

@@ -14,9 +14,11 @@ impl<'a> Ctx<'a> {
     /// Records `argv` (in the selected db) as an effect of the current command, in
     /// place of propagating the command verbatim.
     pub fn propagate(&mut self, argv: Vec<Bytes>) {
-        let db = self.client.db;
-        self.eng.unit_effects.push((db, argv));
         self.eng.propagated_explicitly = true;
+        if self.eng.propagating {
+            let db = self.client.db;
+            self.eng.unit_effects.push((db, argv));
+        }
     }
 
     /// Marks the current command as having nothing to propagate even though it
@@ -38,7 +40,9 @@ where
 impl Engine {
     /// Records an effect produced outside a handler (lazy or active expiry).
     pub fn record_effect(&mut self, db: usize, argv: Vec<Bytes>) {
-        self.unit_effects.push((db, argv));
+        if self.propagating {
+            self.unit_effects.push((db, argv));
+        }
     }
 
     /// Ends an execution unit: its effects become one propagated entry, wrapped in

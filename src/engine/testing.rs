@@ -24,6 +24,7 @@ impl TestEngine {
     /// A fresh engine with default configuration and an authenticated RESP2 client.
     pub fn new() -> TestEngine {
         let mut eng = Engine::new(Config::default());
+        eng.propagating = true;
         let handle = ClientHandle {
             kill: Arc::new(tokio::sync::Notify::new()),
             push: tokio::sync::mpsc::unbounded_channel().0,
