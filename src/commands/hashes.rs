@@ -302,14 +302,10 @@ pub fn hrandfield(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         h.iter().map(|(f, v)| (Bytes::copy_from_slice(f), Bytes::copy_from_slice(v))).collect()
     } else if let crate::db::HashValue::Listpack(entries) = h {
         // Distinct positions, replied in listpack order (Redis's lpRandomPairsUnique).
-        let mut idx = rand::seq::index::sample(&mut rng, entries.len(), count as usize).into_vec();
+        let mut idx = rand::seq::index::sample(&mut rng, entries.len() / 2, count as usize).into_vec();
         idx.sort_unstable();
-        idx.into_iter()
-            .map(|i| {
-                let (f, v) = &entries[i];
-                (Bytes::copy_from_slice(f.as_bytes()), Bytes::copy_from_slice(v.as_bytes()))
-            })
-            .collect()
+        let all: Vec<(&[u8], &[u8])> = entries.pairs().collect();
+        idx.into_iter().map(|i| (Bytes::copy_from_slice(all[i].0), Bytes::copy_from_slice(all[i].1))).collect()
     } else if count * 3 > size {
         // Close to the whole hash: drop random pairs until `count` remain.
         let mut all: Vec<(Bytes, Bytes)> =

@@ -7,19 +7,21 @@
 //! limit) and only from listpack to hashtable, never back. Knows nothing of commands.
 
 use super::dict::Dict;
+use super::listpack::Listpack;
 use super::sbuf::SBuf;
 
 /// A hash value.
 pub enum HashValue {
-    /// Pairs in insertion order (an update keeps the pair in place, as a listpack).
-    Listpack(Vec<(SBuf, SBuf)>),
-    /// Field → value.
-    Table(Dict<SBuf>),
+    /// Fields and values alternating in one buffer, in insertion order (an update
+    /// keeps the pair in place, as Redis's listpack).
+    Listpack(Listpack),
+    /// Field → value; boxed so a small hash stays small.
+    Table(Box<Dict<SBuf>>),
 }
 
 impl Default for HashValue {
     fn default() -> Self {
-        HashValue::Listpack(Vec::new())
+        HashValue::Listpack(Listpack::new())
     }
 }
 
@@ -32,7 +34,7 @@ impl Clone for HashValue {
                 for (k, v) in d.iter() {
                     t.insert(k.clone(), v.clone());
                 }
-                HashValue::Table(t)
+                HashValue::Table(Box::new(t))
             }
         }
     }
@@ -48,7 +50,7 @@ impl HashValue {
     /// Number of fields.
     pub fn len(&self) -> usize {
         match self {
-            HashValue::Listpack(v) => v.len(),
+            HashValue::Listpack(lp) => lp.len() / 2,
             HashValue::Table(d) => d.len(),
         }
     }
@@ -69,7 +71,7 @@ impl HashValue {
     /// Field/value pairs (listpack order, or table order).
     pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
         match self {
-            HashValue::Listpack(v) => Box::new(v.iter().map(|(f, v)| (f.as_bytes(), v.as_bytes()))),
+            HashValue::Listpack(lp) => Box::new(lp.pairs()),
             HashValue::Table(d) => Box::new(d.iter().map(|(f, v)| (f.as_bytes(), v.as_bytes()))),
         }
     }
@@ -77,7 +79,7 @@ impl HashValue {
     /// The value of `field`.
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match self {
-            HashValue::Listpack(v) => v.iter().find(|(f, _)| f.as_bytes() == field).map(|(_, v)| v.as_bytes()),
+            HashValue::Listpack(lp) => lp.get_pair(field),
             HashValue::Table(d) => d.get(field).map(|v| v.as_bytes()),
         }
     }
@@ -89,12 +91,12 @@ impl HashValue {
 
     /// Converts a listpack to a hashtable (no-op for a hashtable).
     pub fn convert_to_table(&mut self) {
-        if let HashValue::Listpack(pairs) = self {
+        if let HashValue::Listpack(lp) = self {
             let mut d = Dict::new();
-            for (f, v) in pairs.drain(..) {
-                d.insert(f, v);
+            for (f, v) in lp.pairs() {
+                d.insert(SBuf::from_slice(f), SBuf::from_slice(v));
             }
-            *self = HashValue::Table(d);
+            *self = HashValue::Table(Box::new(d));
         }
     }
 
@@ -113,13 +115,14 @@ impl HashValue {
     pub fn set(&mut self, field: &[u8], value: &[u8], max_entries: u64, max_value: u64) -> bool {
         self.convert_for_strings([field, value], max_value);
         match self {
-            HashValue::Listpack(pairs) => {
-                if let Some(slot) = pairs.iter_mut().find(|(f, _)| f.as_bytes() == field) {
-                    slot.1 = SBuf::from_slice(value);
+            HashValue::Listpack(lp) => {
+                if let Some(i) = lp.find_pair(field) {
+                    lp.replace(2 * i + 1, value);
                     return false;
                 }
-                pairs.push((SBuf::from_slice(field), SBuf::from_slice(value)));
-                if pairs.len() as u64 > max_entries {
+                lp.push(field);
+                lp.push(value);
+                if (lp.len() / 2) as u64 > max_entries {
                     self.convert_to_table();
                 }
                 true
@@ -132,9 +135,9 @@ impl HashValue {
     /// empty, as Redis's `hashTypeDelete` does.
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match self {
-            HashValue::Listpack(pairs) => match pairs.iter().position(|(f, _)| f.as_bytes() == field) {
+            HashValue::Listpack(lp) => match lp.find_pair(field) {
                 Some(i) => {
-                    pairs.remove(i);
+                    lp.remove(2 * i, 2);
                     true
                 }
                 None => false,
@@ -153,11 +156,8 @@ impl HashValue {
     /// random chain element for a hashtable, like Redis).
     pub fn random_pair(&self, rng: &mut impl rand::Rng) -> Option<(&[u8], &[u8])> {
         match self {
-            HashValue::Listpack(pairs) if pairs.is_empty() => None,
-            HashValue::Listpack(pairs) => {
-                let (f, v) = &pairs[rng.gen_range(0..pairs.len())];
-                Some((f.as_bytes(), v.as_bytes()))
-            }
+            HashValue::Listpack(lp) if lp.is_empty() => None,
+            HashValue::Listpack(lp) => lp.nth_pair(rng.gen_range(0..lp.len() / 2)),
             HashValue::Table(d) => d.random(rng).map(|(f, v)| (f.as_bytes(), v.as_bytes())),
         }
     }
@@ -168,9 +168,9 @@ impl HashValue {
     /// `count * 10` extra bucket steps (Redis's `scanGenericCommand`).
     pub fn scan(&self, cursor: u64, count: u64, mut f: impl FnMut(&[u8], &[u8])) -> u64 {
         match self {
-            HashValue::Listpack(pairs) => {
-                for (k, v) in pairs {
-                    f(k.as_bytes(), v.as_bytes());
+            HashValue::Listpack(lp) => {
+                for (k, v) in lp.pairs() {
+                    f(k, v);
                 }
                 0
             }
@@ -197,7 +197,7 @@ impl HashValue {
     pub fn heap_size(&self) -> usize {
         let strings: usize = self.iter().map(|(f, v)| f.len() + v.len()).sum();
         match self {
-            HashValue::Listpack(v) => v.capacity() * 48 + strings,
+            HashValue::Listpack(lp) => lp.heap_size(),
             HashValue::Table(d) => d.len() * 64 + d.buckets() * 8 + strings,
         }
     }

@@ -6,6 +6,7 @@ pub mod dict;
 pub mod hash;
 pub mod keyspace;
 pub mod list;
+pub mod listpack;
 pub mod sbuf;
 pub mod set;
 pub mod value;

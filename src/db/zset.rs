@@ -11,6 +11,7 @@
 //! bound, both found by one descent of the tree (a binary search on the listpack).
 
 use super::dict::Dict;
+use super::listpack::Listpack;
 use super::sbuf::SBuf;
 use bytes::Bytes;
 use std::cmp::Ordering;
@@ -25,15 +26,16 @@ pub struct Limits {
 /// A sorted set value.
 #[derive(Clone, Debug)]
 pub enum ZSetValue {
-    /// Pairs sorted by (score, member).
-    Listpack(Vec<(SBuf, f64)>),
+    /// Members and scores (8 bytes, little-endian f64) alternating in one buffer,
+    /// sorted by (score, member).
+    Listpack(Listpack),
     /// Member index plus ordered tree (OBJECT ENCODING says `skiplist`).
     Tree(Box<Indexed>),
 }
 
 impl Default for ZSetValue {
     fn default() -> Self {
-        ZSetValue::Listpack(Vec::new())
+        ZSetValue::Listpack(Listpack::new())
     }
 }
 
@@ -117,11 +119,39 @@ impl LexRange {
     }
 }
 
+/// (member, score) pairs of a zset listpack, in order.
+fn lp_pairs(lp: &Listpack) -> impl Iterator<Item = (&[u8], f64)> {
+    lp.pairs().map(|(m, s)| (m, f64::from_le_bytes(s.try_into().unwrap_or([0; 8]))))
+}
+
+/// Pair index of `member`.
+fn lp_position(lp: &Listpack, member: &[u8]) -> Option<usize> {
+    lp_pairs(lp).position(|(m, _)| m == member)
+}
+
+/// Number of leading pairs for which `pred(score, member)` holds.
+fn lp_partition_point(lp: &Listpack, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
+    lp_pairs(lp).position(|(m, s)| !pred(s, m)).unwrap_or(lp.len() / 2)
+}
+
+/// Inserts a pair at pair index `i`.
+fn lp_insert(lp: &mut Listpack, i: usize, member: &[u8], score: f64) {
+    lp.insert(2 * i, member);
+    lp.insert(2 * i + 1, &score.to_le_bytes());
+}
+
+/// Removes pair `i`; returns its score.
+fn lp_remove(lp: &mut Listpack, i: usize) -> f64 {
+    let score = lp_pairs(lp).nth(i).map_or(0.0, |(_, s)| s);
+    lp.remove(2 * i, 2);
+    score
+}
+
 impl ZSetValue {
     /// Number of members.
     pub fn len(&self) -> usize {
         match self {
-            ZSetValue::Listpack(v) => v.len(),
+            ZSetValue::Listpack(v) => v.len() / 2,
             ZSetValue::Tree(t) => t.dict.len(),
         }
     }
@@ -142,7 +172,7 @@ impl ZSetValue {
     /// (member, score) in score order.
     pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], f64)> + '_> {
         match self {
-            ZSetValue::Listpack(v) => Box::new(v.iter().map(|(m, s)| (m.as_bytes(), *s))),
+            ZSetValue::Listpack(v) => Box::new(lp_pairs(v)),
             ZSetValue::Tree(t) => Box::new(t.tree.iter()),
         }
     }
@@ -150,9 +180,7 @@ impl ZSetValue {
     /// Approximate heap bytes (MEMORY USAGE).
     pub fn heap_size(&self) -> usize {
         match self {
-            ZSetValue::Listpack(v) => {
-                v.capacity() * std::mem::size_of::<(SBuf, f64)>() + v.iter().map(|(m, _)| m.heap_size()).sum::<usize>()
-            }
+            ZSetValue::Listpack(v) => v.heap_size(),
             ZSetValue::Tree(t) => {
                 let members: usize = t.dict.iter().map(|(m, _)| m.heap_size()).sum();
                 t.tree.heap_size() + members * 2 + t.dict.len() * 48 + t.dict.buckets() * 8
@@ -166,7 +194,12 @@ impl ZSetValue {
     pub fn from_sorted(pairs: Vec<(Bytes, f64)>, lim: Limits) -> ZSetValue {
         let fits = pairs.len() <= lim.entries && pairs.iter().all(|(m, _)| m.len() <= lim.value);
         if fits {
-            ZSetValue::Listpack(pairs.into_iter().map(|(m, s)| (SBuf::from_slice(&m), listpack_score(s))).collect())
+            let mut lp = Listpack::new();
+            for (m, s) in pairs {
+                lp.push(&m);
+                lp.push(&listpack_score(s).to_le_bytes());
+            }
+            ZSetValue::Listpack(lp)
         } else {
             let mut t = Indexed::default();
             for (m, s) in pairs {
@@ -179,7 +212,7 @@ impl ZSetValue {
     /// The score of `member`.
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match self {
-            ZSetValue::Listpack(v) => v.iter().find(|(m, _)| m.as_bytes() == member).map(|(_, s)| *s),
+            ZSetValue::Listpack(v) => lp_pairs(v).find(|(m, _)| *m == member).map(|(_, s)| s),
             ZSetValue::Tree(t) => t.dict.get(member).copied(),
         }
     }
@@ -189,15 +222,15 @@ impl ZSetValue {
     pub fn set(&mut self, member: &[u8], score: f64, lim: Limits) -> Option<f64> {
         if let ZSetValue::Listpack(v) = self {
             let score = listpack_score(score);
-            if let Some(i) = v.iter().position(|(m, _)| m.as_bytes() == member) {
-                let (m, old) = v.remove(i);
-                let pos = v.partition_point(|(pm, ps)| cmp_key(*ps, pm, score, member) == Ordering::Less);
-                v.insert(pos, (m, score));
+            if let Some(i) = lp_position(v, member) {
+                let old = lp_remove(v, i);
+                let pos = lp_partition_point(v, |ps, pm| cmp_key(ps, pm, score, member) == Ordering::Less);
+                lp_insert(v, pos, member, score);
                 return Some(old);
             }
-            if v.len() < lim.entries && member.len() <= lim.value {
-                let pos = v.partition_point(|(pm, ps)| cmp_key(*ps, pm, score, member) == Ordering::Less);
-                v.insert(pos, (SBuf::from_slice(member), score));
+            if v.len() / 2 < lim.entries && member.len() <= lim.value {
+                let pos = lp_partition_point(v, |ps, pm| cmp_key(ps, pm, score, member) == Ordering::Less);
+                lp_insert(v, pos, member, score);
                 return None;
             }
             self.convert();
@@ -212,8 +245,8 @@ impl ZSetValue {
     fn convert(&mut self) {
         if let ZSetValue::Listpack(v) = self {
             let mut t = Indexed::default();
-            for (m, s) in v.drain(..) {
-                t.insert(&m, s);
+            for (m, s) in lp_pairs(v) {
+                t.insert(m, s);
             }
             *self = ZSetValue::Tree(Box::new(t));
         }
@@ -223,8 +256,8 @@ impl ZSetValue {
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         match self {
             ZSetValue::Listpack(v) => {
-                let i = v.iter().position(|(m, _)| m.as_bytes() == member)?;
-                Some(v.remove(i).1)
+                let i = lp_position(v, member)?;
+                Some(lp_remove(v, i))
             }
             ZSetValue::Tree(t) => t.remove(member),
         }
@@ -233,7 +266,9 @@ impl ZSetValue {
     /// 0-based rank (ascending) and score of `member`.
     pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
         match self {
-            ZSetValue::Listpack(v) => v.iter().position(|(m, _)| m.as_bytes() == member).map(|i| (i, v[i].1)),
+            ZSetValue::Listpack(v) => {
+                lp_pairs(v).enumerate().find(|(_, (m, _))| *m == member).map(|(i, (_, s))| (i, s))
+            }
             ZSetValue::Tree(t) => {
                 let s = *t.dict.get(member)?;
                 Some((t.tree.rank(s, member), s))
@@ -245,7 +280,7 @@ impl ZSetValue {
     /// `pred` must hold for a prefix of the order and fail for the rest.
     fn count_prefix(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
         match self {
-            ZSetValue::Listpack(v) => v.partition_point(|(m, s)| pred(*s, m)),
+            ZSetValue::Listpack(v) => lp_partition_point(v, pred),
             ZSetValue::Tree(t) => t.tree.count_prefix(pred),
         }
     }
@@ -272,7 +307,9 @@ impl ZSetValue {
             return Vec::new();
         }
         match self {
-            ZSetValue::Listpack(v) => v[start..end].iter().map(|(m, s)| (Bytes::copy_from_slice(m), *s)).collect(),
+            ZSetValue::Listpack(v) => {
+                lp_pairs(v).skip(start).take(end - start).map(|(m, s)| (Bytes::copy_from_slice(m), s)).collect()
+            }
             ZSetValue::Tree(t) => {
                 let mut out = Vec::with_capacity(end - start);
                 t.tree.collect(t.tree.root, 0, start, end, &mut out);
@@ -284,7 +321,7 @@ impl ZSetValue {
     /// The member at rank `i` (ascending).
     pub fn at(&self, i: usize) -> Option<(&[u8], f64)> {
         match self {
-            ZSetValue::Listpack(v) => v.get(i).map(|(m, s)| (m.as_bytes(), *s)),
+            ZSetValue::Listpack(v) => lp_pairs(v).nth(i),
             ZSetValue::Tree(t) => t.tree.select(i),
         }
     }
@@ -293,9 +330,7 @@ impl ZSetValue {
     pub fn remove_range(&mut self, start: usize, end: usize) -> Vec<(Bytes, f64)> {
         let gone = self.range(start, end);
         match self {
-            ZSetValue::Listpack(v) => {
-                v.drain(start..start + gone.len());
-            }
+            ZSetValue::Listpack(v) => v.remove(2 * start, 2 * gone.len()),
             ZSetValue::Tree(t) => {
                 for (m, _) in &gone {
                     t.remove(m);
@@ -310,8 +345,8 @@ impl ZSetValue {
     pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], f64)) -> u64 {
         match self {
             ZSetValue::Listpack(v) => {
-                for (m, s) in v {
-                    f(m, *s);
+                for (m, s) in lp_pairs(v) {
+                    f(m, s);
                 }
                 0
             }
