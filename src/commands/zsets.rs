@@ -1215,16 +1215,10 @@ pub fn zscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::testing::TestEngine;
+    use crate::engine::testing::{one, TestEngine};
     use crate::engine::{Client, ClientHandle};
     use std::sync::Arc;
     use std::time::Instant;
-
-    fn one(t: &mut TestEngine) -> Vec<String> {
-        let p = t.propagated();
-        assert_eq!(p.len(), 1, "expected one propagated entry, got {p:?}");
-        p.into_iter().next().unwrap_or_default()
-    }
 
     #[test]
     fn bzpop_served_at_once_propagates_zpop() {

@@ -68,15 +68,17 @@ impl TestEngine {
     }
 }
 
+/// The single entry propagated since the last call (panics when there is not
+/// exactly one).
+pub fn one(t: &mut TestEngine) -> Vec<String> {
+    let p = t.propagated();
+    assert_eq!(p.len(), 1, "expected one propagated entry, got {p:?}");
+    p.into_iter().next().unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn one(t: &mut TestEngine) -> Vec<String> {
-        let p = t.propagated();
-        assert_eq!(p.len(), 1, "expected one propagated entry, got {p:?}");
-        p.into_iter().next().unwrap_or_default()
-    }
 
     #[test]
     fn set_with_relative_expiry_becomes_pxat() {
