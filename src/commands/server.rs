@@ -141,56 +141,41 @@ fn cpu_times() -> (f64, f64) {
     (t(ru.ru_stime), t(ru.ru_utime))
 }
 
-const DEFAULT_SECTIONS: &[&str] = &[
-    "server",
-    "clients",
-    "memory",
-    "persistence",
-    "stats",
-    "replication",
-    "cpu",
-    "modules",
-    "errorstats",
-    "cluster",
-    "keyspace",
+/// INFO sections in output order, and whether plain `INFO` (or `default`) prints them;
+/// `all` and `everything` print every one.
+const SECTIONS: &[(&str, bool)] = &[
+    ("server", true),
+    ("clients", true),
+    ("memory", true),
+    ("persistence", true),
+    ("stats", true),
+    ("replication", true),
+    ("cpu", true),
+    ("modules", true),
+    ("commandstats", false),
+    ("errorstats", true),
+    ("latencystats", false),
+    ("cluster", true),
+    ("keyspace", true),
 ];
-const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
 
 /// INFO [section [section ...]]
 pub fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let mut sections: Vec<String> = Vec::new();
+    let mut wanted: Vec<String> = Vec::new();
+    let defaults = || SECTIONS.iter().filter(|(_, d)| *d).map(|(n, _)| n.to_string());
     for a in &argv[1..] {
         match a.to_ascii_lowercase().as_slice() {
-            b"default" => sections.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string())),
-            b"all" | b"everything" => {
-                sections.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
-                sections.extend(ALL_EXTRA.iter().map(|s| s.to_string()));
-            }
-            other => sections.push(String::from_utf8_lossy(other).into_owned()),
+            b"default" => wanted.extend(defaults()),
+            b"all" | b"everything" => wanted.extend(SECTIONS.iter().map(|(n, _)| n.to_string())),
+            other => wanted.push(String::from_utf8_lossy(other).into_owned()),
         }
     }
     if argv.len() == 1 {
-        sections.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+        wanted.extend(defaults());
     }
     let mut out = String::new();
-    let mut seen = std::collections::HashSet::new();
-    let order = [
-        "server",
-        "clients",
-        "memory",
-        "persistence",
-        "stats",
-        "replication",
-        "cpu",
-        "modules",
-        "commandstats",
-        "errorstats",
-        "latencystats",
-        "cluster",
-        "keyspace",
-    ];
-    for name in order {
-        if !sections.iter().any(|s| s == name) || !seen.insert(name) {
+    for (name, _) in SECTIONS {
+        if !wanted.iter().any(|w| w == name) {
             continue;
         }
         let body = info_section(ctx, name);
