@@ -27,6 +27,9 @@ impl End {
     }
 }
 
+/// Lists shorter than this grow their buffer exactly.
+const SMALL_LIST: usize = 16;
+
 /// A list value.
 #[derive(Clone, Debug, Default)]
 pub struct ListValue {
@@ -61,6 +64,11 @@ impl ListValue {
 
     /// Adds `v` at `end`.
     pub fn push(&mut self, end: End, v: &[u8]) {
+        // Small lists grow one slot at a time: most lists are short, and doubling
+        // would leave up to half of their buffer unused.
+        if self.items.len() < SMALL_LIST && self.items.len() == self.items.capacity() {
+            self.items.reserve_exact(1);
+        }
         let v = SBuf::from_slice(v);
         match end {
             End::Left => self.items.push_front(v),
