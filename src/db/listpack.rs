@@ -3,6 +3,9 @@
 //! node per field. Operations are linear scans, which is what the size thresholds
 //! (`*-max-listpack-entries`, `*-max-listpack-value`) are for.
 
+/// Buffers up to this size grow exactly.
+const SMALL_BUFFER: usize = 512;
+
 /// A sequence of byte strings in one buffer: each entry is a LEB128 length followed
 /// by the bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -61,8 +64,17 @@ impl Listpack {
         self.buf.capacity()
     }
 
+    /// Small buffers grow exactly (most listpacks stay small, and doubling would
+    /// waste up to half of them); larger ones grow by doubling as usual.
+    fn reserve_for(&mut self, extra: usize) {
+        if self.buf.len() + extra <= SMALL_BUFFER {
+            self.buf.reserve_exact(extra);
+        }
+    }
+
     /// Appends an entry.
     pub fn push(&mut self, s: &[u8]) {
+        self.reserve_for(s.len() + 3);
         put_len(&mut self.buf, s.len());
         self.buf.extend_from_slice(s);
         self.count += 1;
@@ -121,6 +133,7 @@ impl Listpack {
         let mut enc = Vec::with_capacity(s.len() + 2);
         put_len(&mut enc, s.len());
         enc.extend_from_slice(s);
+        self.reserve_for(enc.len());
         self.buf.splice(pos..pos, enc);
         self.count += 1;
     }
