@@ -322,15 +322,24 @@ fn zadd_generic(ctx: &mut Ctx, argv: &[Bytes], mut incr: bool) -> CmdResult {
     let key = &argv[1];
     let (mut nx, mut xx, mut gt, mut lt, mut ch) = (false, false, false, false, false);
     let mut i = 2;
+    // Options are matched without allocating: ZADD is a hot command.
     while i < argv.len() {
-        match lower(&argv[i]).as_str() {
-            "nx" => nx = true,
-            "xx" => xx = true,
-            "gt" => gt = true,
-            "lt" => lt = true,
-            "ch" => ch = true,
-            "incr" => incr = true,
-            _ => break,
+        let a = argv[i].as_ref();
+        let is = |w: &str| a.eq_ignore_ascii_case(w.as_bytes());
+        if is("nx") {
+            nx = true;
+        } else if is("xx") {
+            xx = true;
+        } else if is("gt") {
+            gt = true;
+        } else if is("lt") {
+            lt = true;
+        } else if is("ch") {
+            ch = true;
+        } else if is("incr") {
+            incr = true;
+        } else {
+            break;
         }
         i += 1;
     }
