@@ -358,7 +358,7 @@ fn zadd_generic(ctx: &mut Ctx, argv: &[Bytes], mut incr: bool) -> CmdResult {
     }
     let scores = rest.chunks(2).map(|p| parse_score(&p[0])).collect::<Result<Vec<f64>, _>>()?;
     let lim = limits(ctx);
-    let exists = ctx.get_zset_mut(key)?.is_some();
+    let exists = ctx.exists(key);
     let (mut added, mut updated, mut processed) = (0u64, 0u64, 0u64);
     let mut last = 0.0;
     let mut nan = false;

@@ -38,7 +38,9 @@ macro_rules! typed_access {
         /// The value at `key`, created empty when missing (WRONGTYPE for another
         /// type). A command that then adds nothing must call `delete_if_empty`.
         pub fn $create(&mut self, key: &[u8]) -> Result<&mut $ty, CommandError> {
-            if self.$get_mut(key)?.is_none() {
+            // Presence first (lazy expiry included), then one lookup that both
+            // checks the type and returns the value: two hash lookups, not three.
+            if !self.exists(key) {
                 let lru = super::lfu::initial(self.eng.lfu_params().is_some());
                 self.db().set(key, Value::$variant(Box::default()), lru, false);
             }
