@@ -152,9 +152,7 @@ pub fn hdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if deleted > 0 {
         ctx.changed(key, deleted);
         ctx.notify(notify::HASH, "hdel", key);
-        if ctx.delete_if_empty(key) {
-            ctx.notify(notify::GENERIC, "del", key);
-        }
+        ctx.delete_if_empty(key);
     }
     Ok(Reply::Int(deleted as i64))
 }

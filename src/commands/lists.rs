@@ -101,9 +101,7 @@ fn parse_ranged(b: &[u8], min: i64, msg: &str) -> Result<i64, CommandError> {
 /// change count.
 fn elements_removed(ctx: &mut Ctx, key: &[u8], end: End, n: usize) {
     ctx.notify(notify::LIST, pop_event(end), key);
-    if ctx.delete_if_empty(key) {
-        ctx.notify(notify::GENERIC, "del", key);
-    }
+    ctx.delete_if_empty(key);
     ctx.changed(key, n as u64);
 }
 
@@ -438,9 +436,7 @@ pub fn ltrim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let keep = list.range_bounds(start, stop);
     let removed = list.trim(keep);
     ctx.notify(notify::LIST, "ltrim", key);
-    if ctx.delete_if_empty(key) {
-        ctx.notify(notify::GENERIC, "del", key);
-    }
+    ctx.delete_if_empty(key);
     ctx.changed(key, removed as u64);
     Ok(Reply::Status("OK".into()))
 }
@@ -453,9 +449,7 @@ pub fn lrem(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let removed = list.remove(count, &argv[3]);
     if removed > 0 {
         ctx.notify(notify::LIST, "lrem", key);
-        if ctx.delete_if_empty(key) {
-            ctx.notify(notify::GENERIC, "del", key);
-        }
+        ctx.delete_if_empty(key);
         ctx.changed(key, removed as u64);
     }
     Ok(Reply::Int(removed as i64))

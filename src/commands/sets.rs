@@ -94,9 +94,7 @@ pub fn srem(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if deleted > 0 {
         ctx.changed(key, deleted);
         ctx.notify(notify::SET, "srem", key);
-        if ctx.delete_if_empty(key) {
-            ctx.notify(notify::GENERIC, "del", key);
-        }
+        ctx.delete_if_empty(key);
     }
     Ok(Reply::Int(deleted as i64))
 }
@@ -145,9 +143,7 @@ pub fn smove(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     }
     ctx.notify(notify::SET, "srem", src);
-    if ctx.delete_if_empty(src) {
-        ctx.notify(notify::GENERIC, "del", src);
-    }
+    ctx.delete_if_empty(src);
     ctx.changed(src, 1);
     if ctx.set_or_create(dst)?.add(ele, max) {
         ctx.changed(dst, 1);
@@ -177,9 +173,7 @@ pub fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     ctx.eng.rng = rng;
     ctx.notify(notify::SET, "spop", key);
     ctx.propagate(make_argv([&b"SREM"[..], key, &ele]));
-    if ctx.delete_if_empty(key) {
-        ctx.notify(notify::GENERIC, "del", key);
-    }
+    ctx.delete_if_empty(key);
     ctx.changed(key, 1);
     Ok(Reply::Bulk(ele))
 }
@@ -220,7 +214,6 @@ fn spop_with_count(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     ctx.notify(notify::SET, "spop", key);
     if whole {
         ctx.delete_if_empty(key);
-        ctx.notify(notify::GENERIC, "del", key);
         ctx.propagate(make_argv([&b"DEL"[..], key]));
     } else {
         for m in &popped {

@@ -404,7 +404,7 @@ fn zadd_generic(ctx: &mut Ctx, argv: &[Bytes], mut incr: bool) -> CmdResult {
             ctx.changed(key, added + updated);
             ctx.notify(notify::ZSET, if incr { "zincr" } else { "zadd" }, key);
         } else {
-            ctx.delete_if_empty(key);
+            ctx.discard_if_empty(key);
         }
     }
     if nan {
@@ -676,9 +676,7 @@ pub fn zrem(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     if deleted > 0 {
         ctx.notify(notify::ZSET, "zrem", key);
-        if ctx.delete_if_empty(key) {
-            ctx.notify(notify::GENERIC, "del", key);
-        }
+        ctx.delete_if_empty(key);
         ctx.changed(key, deleted);
     }
     Ok(Reply::Int(deleted as i64))
@@ -702,9 +700,7 @@ fn zremrange_generic(ctx: &mut Ctx, argv: &[Bytes], kind: RangeKind) -> CmdResul
     if removed > 0 {
         ctx.changed(key, removed);
         ctx.notify(notify::ZSET, event, key);
-        if ctx.delete_if_empty(key) {
-            ctx.notify(notify::GENERIC, "del", key);
-        }
+        ctx.delete_if_empty(key);
     }
     Ok(Reply::Int(removed as i64))
 }
@@ -753,9 +749,7 @@ fn pop_members(ctx: &mut Ctx, key: &Bytes, max: bool, count: usize) -> Result<Ve
         z.remove_range(0, n)
     };
     ctx.notify(notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
-    if ctx.delete_if_empty(key) {
-        ctx.notify(notify::GENERIC, "del", key);
-    }
+    ctx.delete_if_empty(key);
     ctx.changed(key, n as u64);
     Ok(popped)
 }

@@ -26,7 +26,7 @@ macro_rules! typed_access {
 
         /// The value at `key` for change: `None` when missing, WRONGTYPE otherwise.
         /// The caller announces the change with `changed` and removes an emptied
-        /// value with `delete_if_empty`.
+        /// value with `delete_if_empty` (which fires `del`).
         pub fn $get_mut(&mut self, key: &[u8]) -> Result<Option<&mut $ty>, CommandError> {
             match self.lookup_write(key) {
                 None => Ok(None),
@@ -36,7 +36,7 @@ macro_rules! typed_access {
         }
 
         /// The value at `key`, created empty when missing (WRONGTYPE for another
-        /// type). A command that then adds nothing must call `delete_if_empty`.
+        /// type). A command that then adds nothing must call `discard_if_empty`.
         pub fn $create(&mut self, key: &[u8]) -> Result<&mut $ty, CommandError> {
             // Presence first (lazy expiry included), then one lookup that both
             // checks the type and returns the value: two hash lookups, not three.
@@ -67,9 +67,20 @@ impl<'a> Ctx<'a> {
         self.eng.dirty += n;
     }
 
-    /// Removes `key` when it holds an empty collection; true when removed (the
-    /// caller then notifies `del` as Redis does).
+    /// Removes `key` when a command emptied its collection, with the `del` event
+    /// Redis fires then; true when removed.
     pub fn delete_if_empty(&mut self, key: &[u8]) -> bool {
+        let gone = self.discard_if_empty(key);
+        if gone {
+            self.notify(notify::GENERIC, "del", key);
+        }
+        gone
+    }
+
+    /// Removes `key` when it holds an empty collection, silently: for a value a
+    /// command created (`*_or_create`) and then added nothing to, which no client
+    /// ever saw. True when removed.
+    pub fn discard_if_empty(&mut self, key: &[u8]) -> bool {
         let empty = self.db().keys.get(key).is_some_and(|e| e.val.is_empty_collection());
         if empty {
             self.db().remove(key);
