@@ -9,6 +9,8 @@
 //! * `engine`    – the `Engine` behind the one lock: dbs, clients, stats, the gate,
 //!   dispatch of a batch of commands.
 //! * `config`    – the settings table, redis.conf parser, CONFIG GET/SET/REWRITE.
+//! * `scripting` – the Lua VM and sandbox, the redis.* API, conversions, the script
+//!   cache, determinism, the busy-script state.
 //! * `server`    – listener, connection tasks, timers (active expiry, client timeouts).
 
 /// The Redis version moonkv reports (INFO `redis_version`, HELLO `version`): the
@@ -20,5 +22,6 @@ pub mod config;
 pub mod db;
 pub mod engine;
 pub mod protocol;
+pub mod scripting;
 pub mod server;
 pub mod util;

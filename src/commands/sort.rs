@@ -123,8 +123,9 @@ fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], readonly: bool) -> CmdResult {
         Some(_) => return Err(CommandError::WrongType),
     };
     // A set has no order of its own: when the result is stored it is sorted
-    // (ALPHA) so that replicas store the same list.
-    if o.dontsort && o.store.is_some() && matches!(source, Source::Set(_)) {
+    // (ALPHA) so that replicas store the same list; a script sees the same order
+    // on every server for the same reason.
+    if o.dontsort && (o.store.is_some() || ctx.client.flags.script) && matches!(source, Source::Set(_)) {
         o.dontsort = false;
         o.alpha = true;
         o.by = None;

@@ -260,6 +260,11 @@ pub struct Config {
     pub notify_keyspace_events: u32,
     /// moonkv's own: how scripts are propagated (default adaptive).
     pub script_replication: ScriptReplication,
+    /// Cap on the Lua VM's memory (`lua-memory-limit`, moonkv only): past it a
+    /// script fails with a Lua out-of-memory error and the server keeps serving.
+    pub lua_memory_limit: u64,
+    /// `SCRIPT FLUSH` (and FLUSHALL/FLUSHDB) without a mode frees in the background.
+    pub lazyfree_lazy_user_flush: bool,
     pub propagation_error_behavior: PropagationErrorBehavior,
     pub sanitize_dump_payload: SanitizeDumpPayload,
 
@@ -388,6 +393,8 @@ impl Default for Config {
             acllog_max_len: 128,
             notify_keyspace_events: 0,
             script_replication: ScriptReplication::Adaptive,
+            lua_memory_limit: 1 << 30,
+            lazyfree_lazy_user_flush: false,
             propagation_error_behavior: PropagationErrorBehavior::Ignore,
             sanitize_dump_payload: SanitizeDumpPayload::No,
             maxmemory: 0,

@@ -453,6 +453,7 @@ pub(crate) static SETTINGS: &[Setting] = &[
         Access::Special(Special { set: set_notify, show: show_notify, lines: notify_lines }),
     ),
     row("script-replication", &[], 0, field!(Kind::Enum(super::ScriptReplication::NAMES), script_replication)),
+    row("lua-memory-limit", &[], 0, field!(Kind::Mem { min: 1 << 20, max: u64::MAX }, lua_memory_limit)),
     row(
         "propagation-error-behavior",
         &[],
@@ -613,7 +614,7 @@ pub(crate) static SETTINGS: &[Setting] = &[
     row("lazyfree-lazy-expire", &[], 0, fixed(Kind::Bool, "no", NO_LAZYFREE)),
     row("lazyfree-lazy-server-del", &[], 0, fixed(Kind::Bool, "no", NO_LAZYFREE)),
     row("lazyfree-lazy-user-del", &[], 0, fixed(Kind::Bool, "no", NO_LAZYFREE)),
-    row("lazyfree-lazy-user-flush", &[], 0, fixed(Kind::Bool, "no", NO_LAZYFREE)),
+    row("lazyfree-lazy-user-flush", &[], 0, field!(Kind::Bool, lazyfree_lazy_user_flush)),
     row("replica-lazy-flush", &["slave-lazy-flush"], 0, fixed(Kind::Bool, "no", NO_LAZYFREE)),
     row("activedefrag", &[], 0, fixed(Kind::Bool, "no", NO_DEFRAG)),
     row("active-defrag-cycle-min", &[], 0, fixed(int(1, 99), "1", NO_DEFRAG)),

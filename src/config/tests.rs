@@ -111,7 +111,13 @@ fn defaults_match_redis_7_0() {
         }
     }
     for (name, _) in &ours {
-        assert!(redis_names.contains(&name.as_str()) || name == "dir" || name == "script-replication", "{name}");
+        assert!(
+            redis_names.contains(&name.as_str())
+                || name == "dir"
+                || name == "script-replication"
+                || name == "lua-memory-limit",
+            "{name}"
+        );
     }
 }
 

@@ -44,7 +44,8 @@ impl<'a> Ctx<'a> {
 
     /// True when the command may block: not inside MULTI/EXEC (nor, later, a script).
     pub fn may_block(&self) -> bool {
-        !self.eng.in_exec
+        // Inside EXEC and inside scripts blocking commands behave as non-blocking.
+        !self.eng.in_exec && !self.eng.in_script
     }
 
     /// Blocks the calling client on `keys` (in the selected db) for `timeout`

@@ -71,6 +71,8 @@ pub struct ClientFlags {
     pub no_touch: bool,
     pub close_after_reply: bool,
     pub killed: bool,
+    /// The client scripts run their commands as (`CLIENT_SCRIPT`).
+    pub script: bool,
 }
 
 /// State of one client connection.

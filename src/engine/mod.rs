@@ -120,6 +120,17 @@ pub struct Engine {
     pub still_blocked: bool,
     /// Part of `dirty` caused by expiry (not by the executing command).
     pub dirty_from_expiry: u64,
+    /// The EVAL VM and the script cache.
+    pub scripting: crate::scripting::Scripting,
+    /// The client scripts run their commands as; lent to the run while one runs.
+    pub script_client: Option<Box<Client>>,
+    /// While a script runs: the Unix ms time of its command, so keys cannot expire
+    /// in the middle of a script (0 otherwise).
+    pub frozen_now: i64,
+    /// Set while a script runs (blocking commands do not block there).
+    pub in_script: bool,
+    /// The running script turned propagation off (`redis.set_repl`).
+    pub script_propagation_off: bool,
 }
 
 static LRU_CLOCK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -145,6 +156,7 @@ impl Engine {
         let run_id = random_hex(&mut rng, 40);
         let replid = random_hex(&mut rng, 40);
         let dbs = (0..config.databases).map(|_| Db::new()).collect();
+        let lua_memory_limit = config.lua_memory_limit;
         Engine {
             tcp_port: config.port,
             config,
@@ -184,6 +196,11 @@ impl Engine {
             serving_key: None,
             still_blocked: false,
             dirty_from_expiry: 0,
+            scripting: crate::scripting::Scripting::new(lua_memory_limit, Arc::default()),
+            script_client: Some(Box::new(script_client())),
+            frozen_now: 0,
+            in_script: false,
+            script_propagation_off: false,
         }
     }
 
@@ -328,7 +345,12 @@ impl Engine {
         // Keys that merely expired during the command do not count as its changes
         // (their DELs are recorded separately, before the command's own effect).
         let own_changes = (self.dirty - dirty_before) - (self.dirty_from_expiry - expiry_before);
-        if self.propagating && !self.propagated_explicitly && spec.flags.write && own_changes > 0 {
+        if self.propagating
+            && !self.propagated_explicitly
+            && !self.script_propagation_off
+            && spec.flags.write
+            && own_changes > 0
+        {
             self.unit_effects.push((db, argv.to_vec()));
         }
         self.propagated_explicitly = false;
@@ -337,20 +359,25 @@ impl Engine {
                 b.argv = argv.to_vec();
             }
         }
+        // Entries for other lent clients (a script's caller) stay for their own call.
         if !self.dirty_cas_pending.is_empty() {
             if self.dirty_cas_pending.contains(&client.id) {
                 client.dirty_cas = true;
             }
-            self.dirty_cas_pending.clear();
+            let keep_others = self.in_script;
+            self.dirty_cas_pending.retain(|&id| id != client.id && keep_others);
         }
         if !self.self_deliveries.is_empty() {
-            for (id, r) in std::mem::take(&mut self.self_deliveries) {
-                if id == client.id {
-                    let mut buf = bytes::BytesMut::new();
-                    crate::protocol::encode(&r, client.resp, &mut buf);
-                    client.handle.pending.fetch_add(buf.len(), std::sync::atomic::Ordering::Relaxed);
-                    let _ = client.handle.push.send(buf.freeze());
-                }
+            let (mine, others): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut self.self_deliveries).into_iter().partition(|(id, _)| *id == client.id);
+            if self.in_script {
+                self.self_deliveries = others;
+            }
+            for (_, r) in mine {
+                let mut buf = bytes::BytesMut::new();
+                crate::protocol::encode(&r, client.resp, &mut buf);
+                client.handle.pending.fetch_add(buf.len(), std::sync::atomic::Ordering::Relaxed);
+                let _ = client.handle.push.send(buf.freeze());
             }
         }
         // One clock read per command: the end of this command is the start of the
@@ -415,7 +442,15 @@ impl Engine {
         err.into_reply()
     }
 
-    fn feed_monitors(&mut self, client: &Client, argv: &[Bytes]) {
+    /// Runs a command for a script (`scriptCall` after its checks): the same `call`
+    /// as clients, with the script's client.
+    pub fn call_from_script(&mut self, client: &mut Client, spec: &'static CommandSpec, argv: &[Bytes]) -> Reply {
+        let mut clock = Instant::now();
+        self.call(client, spec, argv, &mut clock)
+    }
+
+    /// Sends `argv` as `client`'s command to every MONITOR.
+    pub fn feed_monitors(&mut self, client: &Client, argv: &[Bytes]) {
         let now = crate::util::now_us();
         let mut line = format!("+{}.{:06} [{} {}]", now / 1_000_000, now % 1_000_000, client.db, client.addr);
         let redacted = redacted_args(argv);
@@ -499,6 +534,16 @@ impl Engine {
     }
 }
 
+/// The client scripts run their commands as: always authenticated, no connection
+/// (its pushes go nowhere), shown as `lua` in MONITOR.
+fn script_client() -> Client {
+    let (push, _) = tokio::sync::mpsc::unbounded_channel();
+    let handle = ClientHandle { kill: Arc::default(), push, pending: Arc::default(), unblocked: Arc::default() };
+    let mut c = Client::new(0, "lua".into(), String::new(), -1, true, handle);
+    c.flags.script = true;
+    c
+}
+
 /// Positions of secrets in `argv` that MONITOR and SLOWLOG must not show
 /// (Redis's `redactClientCommandArgument`): every AUTH argument, HELLO's AUTH pair.
 pub fn redacted_args(argv: &[Bytes]) -> Vec<usize> {
@@ -515,7 +560,7 @@ pub fn redacted_args(argv: &[Bytes]) -> Vec<usize> {
 }
 
 /// The "unknown command" error with its argument preview (at most 128 bytes in all).
-fn unknown_command(argv: &[Bytes]) -> CommandError {
+pub fn unknown_command(argv: &[Bytes]) -> CommandError {
     let mut args = Vec::new();
     let mut total = 0;
     for a in argv.iter().skip(1) {
@@ -546,7 +591,9 @@ pub struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// A context for one command of `client`.
     pub fn new(eng: &'a mut Engine, client: &'a mut Client) -> Ctx<'a> {
-        Ctx { eng, client, now: std::cell::Cell::new(0) }
+        // Inside a script every command sees the script's start time.
+        let now = std::cell::Cell::new(eng.frozen_now);
+        Ctx { eng, client, now }
     }
 
     /// The command's time (Unix ms): the same value for the whole command, so every

@@ -15,7 +15,7 @@ impl<'a> Ctx<'a> {
     /// place of propagating the command verbatim.
     pub fn propagate(&mut self, argv: Vec<Bytes>) {
         self.eng.propagated_explicitly = true;
-        if self.eng.propagating {
+        if self.eng.propagating && !self.eng.script_propagation_off {
             let db = self.client.db;
             self.eng.unit_effects.push((db, argv));
         }

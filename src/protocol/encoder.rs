@@ -102,6 +102,26 @@ pub fn encode(reply: &Reply, resp: u8, out: &mut BytesMut) {
                 out.put_slice(if *b { b":1\r\n" } else { b":0\r\n" });
             }
         }
+        Reply::VerbatimAs { format, text } => {
+            if resp >= 3 {
+                put_len(out, b'=', text.len() as i64 + 4);
+                out.put_slice(format);
+                out.put_u8(b':');
+                out.put_slice(text);
+                out.put_slice(b"\r\n");
+            } else {
+                put_bulk(out, text);
+            }
+        }
+        Reply::BigNumber(b) => {
+            if resp >= 3 {
+                out.put_u8(b'(');
+                out.put_slice(b);
+                out.put_slice(b"\r\n");
+            } else {
+                put_bulk(out, b);
+            }
+        }
         Reply::Verbatim(b) => {
             if resp >= 3 {
                 put_len(out, b'=', b.len() as i64 + 4);

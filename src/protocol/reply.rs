@@ -31,6 +31,10 @@ pub enum Reply {
     Bool(bool),
     /// RESP3 verbatim string `=len\r\ntxt:...`; a bulk string in RESP2.
     Verbatim(Bytes),
+    /// RESP3 verbatim string with its own 3-letter format (scripts choose it).
+    VerbatimAs { format: Bytes, text: Bytes },
+    /// RESP3 big number `(digits`; a bulk string in RESP2.
+    BigNumber(Bytes),
     /// RESP3 push `>n`; an array in RESP2 (pub/sub messages, invalidations).
     Push(Vec<Reply>),
     /// Nothing is sent (SHUTDOWN closes the connection without a reply).
@@ -41,6 +45,37 @@ pub enum Reply {
     /// Bytes already encoded, identical in RESP2 and RESP3 (an array of bulk
     /// strings): built without an allocation per element (LRANGE, MGET-like replies).
     Raw(Bytes),
+}
+
+impl Reply {
+    /// Decodes a `Raw` reply back into an `Array` of bulk strings (what scripts need
+    /// to see); any other reply is returned unchanged.
+    pub fn decode_raw(self) -> Reply {
+        let Reply::Raw(b) = self else { return self };
+        fn line(b: &[u8], pos: &mut usize) -> Option<i64> {
+            let start = *pos + 1;
+            let end = start + b.get(start..)?.windows(2).position(|w| w == b"\r\n")?;
+            *pos = end + 2;
+            std::str::from_utf8(&b[start..end]).ok()?.parse().ok()
+        }
+        let mut pos = 0;
+        let Some(n) = line(&b, &mut pos) else { return Reply::Error("ERR internal reply".into()) };
+        if n < 0 {
+            return Reply::NilArray;
+        }
+        let mut items = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            match line(&b, &mut pos) {
+                Some(len) if len >= 0 => {
+                    let len = len as usize;
+                    items.push(Reply::Bulk(b.slice(pos..pos + len)));
+                    pos += len + 2;
+                }
+                _ => items.push(Reply::Nil),
+            }
+        }
+        Reply::Array(items)
+    }
 }
 
 impl Reply {

@@ -3,8 +3,11 @@
 //! command error is just a reply.
 
 use super::Shared;
+use crate::commands::error::CommandError;
+use crate::commands::table::CommandTable;
 use crate::engine::{Client, ClientHandle, Exec};
 use crate::protocol::{encode, DecodeLimits, Reply, RequestDecoder};
+use crate::scripting::ScriptRun;
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -50,11 +53,14 @@ fn fmt_addr(a: &SocketAddr) -> String {
     }
 }
 
-fn set_keepalive(stream: &TcpStream, secs: u64) {
+fn set_keepalive(fd: i32, secs: u64) {
     if secs == 0 {
         return;
     }
-    let sock = socket2::SockRef::from(stream);
+    // SAFETY: `fd` is the connection's socket, open for as long as the connection
+    // task (which calls this) runs.
+    let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let sock = socket2::SockRef::from(&fd);
     let ka = socket2::TcpKeepalive::new()
         .with_time(Duration::from_secs(secs))
         .with_interval(Duration::from_secs((secs / 3).max(1)));
@@ -70,6 +76,8 @@ enum After {
     Paused(Instant),
     /// The client blocked (BLPOP and friends) until the deadline, if any.
     Blocked(Option<Instant>),
+    /// A script holds the engine: answer what can be answered without it, wait.
+    ScriptBusy,
     Close,
 }
 
@@ -83,59 +91,61 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr)
     let unblocked = Arc::new(Notify::new());
     let handle =
         ClientHandle { kill: kill.clone(), push: push_tx, pending: pending.clone(), unblocked: unblocked.clone() };
-    let admitted = {
-        let mut eng = shared.engine.lock();
-        let cfg = &eng.config;
-        let loopback = peer.ip().is_loopback();
-        if cfg.protected_mode && cfg.requirepass.is_none() && !loopback {
-            eng.stats.rejected_connections += 1;
-            Err(PROTECTED_MODE_DENIED)
-        } else if eng.clients.len() as u64 >= cfg.maxclients {
-            eng.stats.rejected_connections += 1;
-            Err("-ERR max number of clients reached\r\n")
-        } else {
-            let authenticated = cfg.requirepass.is_none();
-            set_keepalive(&stream, cfg.tcp_keepalive);
-            let fd = stream.as_raw_fd();
-            let id = eng.add_client(|id| Client::new(id, fmt_addr(&peer), laddr, fd, authenticated, handle));
-            Ok(id)
-        }
-    };
-    let id = match admitted {
-        Ok(id) => id,
-        Err(msg) => {
-            let _ = stream.write_all(msg.as_bytes()).await;
-            return;
-        }
-    };
-    let (limits, qbuf_limit) = {
-        let eng = shared.engine.lock();
-        let authenticated = eng.config.requirepass.is_none();
-        (
-            DecodeLimits { max_bulk_len: eng.config.proto_max_bulk_len, authenticated },
-            eng.config.client_query_buffer_limit,
-        )
+    let registration = Registration {
+        handle,
+        addr: fmt_addr(&peer),
+        laddr,
+        fd: stream.as_raw_fd(),
+        loopback: peer.ip().is_loopback(),
     };
     let mut conn = Conn {
         shared: shared.clone(),
-        id,
+        id: 0,
+        registration: Some(registration),
         decoder: RequestDecoder::new(),
         pending: VecDeque::new(),
-        limits,
-        qbuf_limit,
+        // Until the client is registered (only delayed while a script runs) the
+        // default limits apply.
+        limits: DecodeLimits { max_bulk_len: 512 << 20, authenticated: true },
+        qbuf_limit: 1 << 30,
         read_bytes: 0,
         push_rx,
         pushed_bytes: pending,
         unblocked,
+        resp: 2,
     };
+    // Register at once when the engine is free; while a script runs the client is
+    // registered with its first batch, and is answered BUSY meanwhile.
+    let refused = match shared.try_engine() {
+        Some(mut eng) => conn.register(&mut eng).err(),
+        None => None,
+    };
+    if let Some(msg) = refused {
+        let _ = stream.write_all(msg.as_bytes()).await;
+        return;
+    }
     conn.run(&mut stream, &kill).await;
     let _ = stream.shutdown().await;
-    shared.engine.lock().remove_client(id);
+    if conn.id != 0 {
+        shared.engine().await.remove_client(conn.id);
+    }
+}
+
+/// What registering a connection as a client needs.
+struct Registration {
+    handle: ClientHandle,
+    addr: String,
+    laddr: String,
+    fd: i32,
+    loopback: bool,
 }
 
 struct Conn {
     shared: Arc<Shared>,
+    /// The client id; 0 until registered.
     id: u64,
+    /// Present until the connection is registered as a client.
+    registration: Option<Registration>,
     decoder: RequestDecoder,
     /// Decoded requests not yet executed (pipelined behind a pause).
     pending: VecDeque<Vec<Bytes>>,
@@ -151,9 +161,33 @@ struct Conn {
     pushed_bytes: Arc<AtomicUsize>,
     /// Notified when this client, blocked, was served or timed out by the engine.
     unblocked: Arc<Notify>,
+    /// The client's protocol as of its last batch (for replies given without the
+    /// engine while a script is busy).
+    resp: u8,
 }
 
 impl Conn {
+    /// Registers the connection as a client (protected mode and maxclients checks);
+    /// the refusal line to send otherwise.
+    fn register(&mut self, eng: &mut crate::engine::Engine) -> Result<(), &'static str> {
+        let Some(r) = self.registration.take() else { return Ok(()) };
+        let cfg = &eng.config;
+        if cfg.protected_mode && cfg.requirepass.is_none() && !r.loopback {
+            eng.stats.rejected_connections += 1;
+            return Err(PROTECTED_MODE_DENIED);
+        }
+        if eng.clients.len() as u64 >= cfg.maxclients {
+            eng.stats.rejected_connections += 1;
+            return Err("-ERR max number of clients reached\r\n");
+        }
+        let authenticated = cfg.requirepass.is_none();
+        set_keepalive(r.fd, cfg.tcp_keepalive);
+        self.limits = DecodeLimits { max_bulk_len: cfg.proto_max_bulk_len, authenticated };
+        self.qbuf_limit = cfg.client_query_buffer_limit;
+        self.id = eng.add_client(|id| Client::new(id, r.addr, r.laddr, r.fd, authenticated, r.handle));
+        Ok(())
+    }
+
     async fn run(&mut self, stream: &mut TcpStream, kill: &Notify) {
         let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
         let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
@@ -263,7 +297,7 @@ impl Conn {
             if self.pending.is_empty() && framing_error.is_none() {
                 return true;
             }
-            let mut after = self.execute_pending(wbuf, rbuf.len(), rbuf.capacity() - rbuf.len());
+            let mut after = self.run_batch(wbuf, rbuf.len(), rbuf.capacity() - rbuf.len());
             loop {
                 if !wbuf.is_empty() {
                     if stream.write_all(wbuf).await.is_err() {
@@ -274,6 +308,20 @@ impl Conn {
                 match after {
                     After::Continue => break,
                     After::Close => return false,
+                    After::ScriptBusy => {
+                        if self.answer_busy(wbuf) {
+                            continue;
+                        }
+                        if self.pending.is_empty() {
+                            after = After::Continue;
+                            continue;
+                        }
+                        tokio::select! {
+                            _ = self.shared.script_done() => {}
+                            _ = killed.as_mut() => return false,
+                        }
+                        after = self.run_batch(wbuf, rbuf.len(), rbuf.capacity() - rbuf.len());
+                    }
                     After::Paused(until) => {
                         let unpause = self.shared.events.unpause.notified();
                         tokio::select! {
@@ -281,7 +329,7 @@ impl Conn {
                             _ = unpause => {}
                             _ = killed.as_mut() => return false,
                         }
-                        after = self.execute_pending(wbuf, rbuf.len(), rbuf.capacity() - rbuf.len());
+                        after = self.run_batch(wbuf, rbuf.len(), rbuf.capacity() - rbuf.len());
                     }
                     After::Blocked(deadline) => {
                         // Wait until the engine serves us, the timeout passes, or we
@@ -296,12 +344,12 @@ impl Conn {
                         tokio::select! {
                             _ = unblocked.notified() => {}
                             _ = timeout => {
-                                self.shared.engine.lock().unblock_with(self.id, None);
+                                self.shared.engine().await.unblock_with(self.id, None);
                             }
                             _ = killed.as_mut() => return false,
                         }
                         self.drain_pushed(wbuf);
-                        after = self.execute_pending(wbuf, rbuf.len(), rbuf.capacity() - rbuf.len());
+                        after = self.run_batch(wbuf, rbuf.len(), rbuf.capacity() - rbuf.len());
                     }
                 }
             }
@@ -314,12 +362,45 @@ impl Conn {
         }
     }
 
+    /// Runs pending requests. A batch that may run a script runs in
+    /// `block_in_place`: the worker's other connections move to another thread and
+    /// can answer BUSY if the script turns out to be long.
+    fn run_batch(&mut self, wbuf: &mut BytesMut, qbuf: usize, qbuf_free: usize) -> After {
+        if self.pending.iter().any(|argv| may_run_script(argv)) {
+            tokio::task::block_in_place(|| self.execute_pending(wbuf, qbuf, qbuf_free))
+        } else {
+            self.execute_pending(wbuf, qbuf, qbuf_free)
+        }
+    }
+
+    /// While a script is timed out: answers the leading pending commands that can
+    /// be answered without the engine (BUSY, SCRIPT KILL, SHUTDOWN NOSAVE, unknown
+    /// commands, arity errors). True when something was answered.
+    fn answer_busy(&mut self, wbuf: &mut BytesMut) -> bool {
+        let mut answered = false;
+        while self.shared.script.is_timed_out() {
+            let Some(argv) = self.pending.front() else { break };
+            let Some(reply) = busy_reply(argv, &self.shared.script) else { break };
+            self.pending.pop_front();
+            encode(&reply, self.resp, wbuf);
+            answered = true;
+        }
+        answered
+    }
+
     /// Runs pending requests under the lock, in bounded batches; encodes replies
     /// into `wbuf`.
     fn execute_pending(&mut self, wbuf: &mut BytesMut, qbuf: usize, qbuf_free: usize) -> After {
         let mut first = true;
         while !self.pending.is_empty() || first {
-            let mut eng = self.shared.engine.lock();
+            let shared = self.shared.clone();
+            let Some(mut eng) = shared.try_engine() else { return After::ScriptBusy };
+            if self.id == 0 {
+                if let Err(msg) = self.register(&mut eng) {
+                    wbuf.extend_from_slice(msg.as_bytes());
+                    return After::Close;
+                }
+            }
             let Some(mut client) = eng.clients.remove(&self.id) else { return After::Close };
             if first {
                 first = false;
@@ -379,6 +460,7 @@ impl Conn {
             self.limits =
                 DecodeLimits { max_bulk_len: eng.config.proto_max_bulk_len, authenticated: client.authenticated };
             self.qbuf_limit = eng.config.client_query_buffer_limit;
+            self.resp = client.resp;
             eng.clients.insert(self.id, client);
             drop(eng);
             if !matches!(outcome, After::Continue) {
@@ -386,5 +468,40 @@ impl Conn {
             }
         }
         After::Continue
+    }
+}
+
+/// Commands that may run Lua (EXEC may hold an EVAL).
+fn may_run_script(argv: &[Bytes]) -> bool {
+    let Some(name) = argv.first() else { return false };
+    ["eval", "evalsha", "eval_ro", "evalsha_ro", "exec"].iter().any(|n| name.eq_ignore_ascii_case(n.as_bytes()))
+}
+
+/// The reply to `argv` while a script is timed out (Redis serves these from inside
+/// the script's hook), or `None` when the command must wait for the script to end
+/// (the allow-busy commands that need the engine: AUTH, HELLO, MULTI, ...).
+fn busy_reply(argv: &[Bytes], run: &ScriptRun) -> Option<Reply> {
+    let table = CommandTable::get();
+    let spec = match table.resolve(argv) {
+        Some(s) if s.subcommands.is_empty() || argv.len() < 2 => s,
+        Some(s) => {
+            let sub = String::from_utf8_lossy(&argv[1]).into_owned();
+            return Some(CommandError::UnknownSubcommand { sub, cmd: s.name.to_ascii_uppercase() }.into_reply());
+        }
+        None => return Some(crate::engine::unknown_command(argv).into_reply()),
+    };
+    if spec.handler.is_none() || !spec.arity_ok(argv.len()) {
+        return Some(CommandError::WrongArity(spec.name.to_string()).into_reply());
+    }
+    match spec.name {
+        "script|kill" => Some(run.request_kill().reply()),
+        "shutdown" if argv[1..].iter().any(|a| a.eq_ignore_ascii_case(b"nosave")) => {
+            tracing::warn!("User requested shutdown while a script was running (SHUTDOWN NOSAVE): exiting now.");
+            std::process::exit(0);
+        }
+        // Saving needs the dataset the script is changing.
+        "shutdown" => Some(Reply::Error(crate::scripting::BUSY_TEXT.into())),
+        _ if spec.flags.allow_busy => None,
+        _ => Some(Reply::Error(crate::scripting::BUSY_TEXT.into())),
     }
 }

@@ -9,8 +9,9 @@ pub mod connection;
 
 use crate::config::Config;
 use crate::engine::{Engine, Events};
+use crate::scripting::ScriptRun;
 use anyhow::Context as _;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +22,49 @@ use tokio::net::TcpListener;
 pub struct Shared {
     pub engine: Mutex<Engine>,
     pub events: Arc<Events>,
+    /// The running script, readable without the lock (BUSY, SCRIPT KILL).
+    pub script: Arc<ScriptRun>,
+}
+
+impl Shared {
+    /// The engine lock without waiting on it while a script holds it: `None` then
+    /// (the caller answers BUSY or waits asynchronously). Other holders keep it for
+    /// at most a batch, so a short blocking wait is fine for them.
+    pub fn try_engine(&self) -> Option<MutexGuard<'_, Engine>> {
+        loop {
+            if let Some(g) = self.engine.try_lock() {
+                return Some(g);
+            }
+            if self.script.is_running() {
+                return None;
+            }
+            if let Some(g) = self.engine.try_lock_for(Duration::from_micros(200)) {
+                return Some(g);
+            }
+        }
+    }
+
+    /// The engine lock for async code: while a script runs the task waits
+    /// asynchronously, so no worker thread sits blocked on the lock (DESIGN.md
+    /// "Long scripts").
+    pub async fn engine(&self) -> MutexGuard<'_, Engine> {
+        loop {
+            if let Some(g) = self.try_engine() {
+                return g;
+            }
+            self.script_done().await;
+        }
+    }
+
+    /// Waits until the running script ends, its state changes, or a few ms pass.
+    pub async fn script_done(&self) {
+        let done = self.script.done.notified();
+        tokio::pin!(done);
+        done.as_mut().enable();
+        if self.script.is_running() {
+            let _ = tokio::time::timeout(Duration::from_millis(5), done).await;
+        }
+    }
 }
 
 /// Parses a `bind` entry: `*` is every IPv4 address, `-` marks an address whose
@@ -83,7 +127,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let engine = Engine::new(config);
     let events = engine.events.clone();
-    let shared = Arc::new(Shared { engine: Mutex::new(engine), events: events.clone() });
+    let script = engine.scripting.run_state.clone();
+    let shared = Arc::new(Shared { engine: Mutex::new(engine), events: events.clone(), script });
     for l in listeners {
         tracing::info!("Listening on {}", l.local_addr()?);
         tokio::spawn(accept_loop(shared.clone(), l));
@@ -96,7 +141,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         _ = term.recv() => tracing::info!("Received SIGTERM scheduling shutdown..."),
         _ = tokio::signal::ctrl_c() => tracing::info!("Received SIGINT scheduling shutdown..."),
     }
-    let eng = shared.engine.lock();
+    let eng = shared.engine().await;
     if eng.shutdown.is_some_and(|s| s.save) || (eng.shutdown.is_none() && !eng.config.save.is_empty()) {
         // Snapshots arrive with the RDB work; until then nothing can be saved.
         tracing::warn!("No snapshot written on shutdown: moonkv has no RDB persistence yet");
@@ -128,20 +173,20 @@ const EXPIRE_SLICE: Duration = Duration::from_millis(1);
 async fn cron(shared: Arc<Shared>) {
     let mut last_second = Instant::now();
     loop {
-        let hz = shared.engine.lock().config.hz.clamp(1, 500);
+        let hz = shared.engine().await.config.hz.clamp(1, 500);
         let period = Duration::from_millis(1000 / hz as u64);
         tokio::time::sleep(period).await;
         let tick = Instant::now();
         let budget = period / 4;
         loop {
-            let more = shared.engine.lock().active_expire_slice(Instant::now() + EXPIRE_SLICE);
+            let more = shared.engine().await.active_expire_slice(Instant::now() + EXPIRE_SLICE);
             if !more || tick.elapsed() >= budget {
                 break;
             }
             tokio::task::yield_now().await;
         }
         crate::engine::Engine::update_lru_clock();
-        let mut eng = shared.engine.lock();
+        let mut eng = shared.engine().await;
         // Clients whose blocking timeout passed (their own timers normally do this).
         eng.unblock_timed_out(Instant::now());
         // Keys that expired during the tick may have had blocked clients waiting.

@@ -65,26 +65,32 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
 
 /// Formats a double as Redis 7.0 does in replies and stored scores: `%.17g`.
 pub fn format_g17(v: f64) -> String {
+    format_g(v, 17)
+}
+
+/// Formats a double as C's `printf("%.<precision>g")` (precision 1..=17).
+pub fn format_g(v: f64, precision: usize) -> String {
+    let p = precision.clamp(1, 17) as i32;
     if v.is_infinite() {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if v.is_nan() {
-        return "nan".into();
+        return if v.is_sign_negative() { "-nan".into() } else { "nan".into() };
     }
     if v == 0.0 {
         return if v.is_sign_negative() { "-0".into() } else { "0".into() };
     }
-    let exp = v.abs().log10().floor() as i32;
-    let s = format!("{:.16e}", v);
-    // Decide between fixed and exponential notation exactly like printf's %g.
+    let s = format!("{:.*e}", (p - 1) as usize, v);
+    // Decide between fixed and exponential notation exactly like printf's %g: the
+    // exponent after rounding to `precision` significant digits decides.
     let (mantissa, e) = s.split_once('e').unwrap_or((&s, "0"));
-    let e: i32 = e.parse().unwrap_or(exp);
-    if !(-4..17).contains(&e) {
+    let e: i32 = e.parse().unwrap_or(0);
+    if e < -4 || e >= p {
         let m = trim_fraction(mantissa);
         let sign = if e < 0 { '-' } else { '+' };
         format!("{}e{}{:02}", m, sign, e.abs())
     } else {
-        let decimals = (16 - e).max(0) as usize;
+        let decimals = (p - 1 - e).max(0) as usize;
         trim_fraction(&format!("{:.*}", decimals, v)).to_string()
     }
 }

@@ -1,0 +1,280 @@
+//! Conversions between replies and Lua values (scripting spec §4):
+//! command replies → Lua for `redis.call` (by the script's protocol, `redis.setresp`),
+//! the script's return value → a reply for the caller, and the error tables.
+
+use crate::protocol::Reply;
+use bytes::Bytes;
+use mlua::{Lua, Table, Value};
+
+/// Nesting beyond which a returned table is not converted any further (a
+/// self-referencing table would otherwise never end). Redis stops at its Lua stack
+/// limit with the same text.
+const MAX_DEPTH: usize = 1000;
+
+/// Redis's `luaPushErrorBuff` normalisation of an error line (without its `-`):
+/// the first word is the code, `ERR` when there is no space; the message is trimmed
+/// of CR/LF at both ends.
+pub fn normalize_error(text: &str) -> String {
+    match text.split_once(' ') {
+        Some((code, msg)) => format!("{code} {}", msg.trim_matches(['\r', '\n'])),
+        None => format!("ERR {}", text.trim_matches(['\r', '\n'])),
+    }
+}
+
+/// `{err = <normalised text>}`; `from_command` marks errors that already counted in
+/// the error stats (Redis's `ignore_error_stats_update`).
+pub fn error_table(lua: &Lua, text: &str, from_command: bool) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(0, 2)?;
+    t.raw_set("err", lua.create_string(normalize_error(text))?)?;
+    if from_command {
+        t.raw_set("ignore_error_stats_update", true)?;
+    }
+    Ok(t)
+}
+
+/// A command reply as the script sees it (`redisProtocolToLuaType`), decoded as the
+/// script's protocol `resp` would deliver it.
+pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<Value> {
+    let resp3 = resp >= 3;
+    Ok(match reply {
+        Reply::Int(n) => Value::Number(*n as f64),
+        Reply::Bulk(b) => Value::String(lua.create_string(b)?),
+        Reply::Status(s) => {
+            let t = lua.create_table_with_capacity(0, 1)?;
+            t.raw_set("ok", lua.create_string(s)?)?;
+            Value::Table(t)
+        }
+        Reply::Error(e) => Value::Table(error_table(lua, e, true)?),
+        Reply::Nil | Reply::NilArray | Reply::NoReply => {
+            if resp3 {
+                Value::Nil
+            } else {
+                Value::Boolean(false)
+            }
+        }
+        Reply::Array(items) | Reply::Push(items) => array(lua, items.iter(), resp)?,
+        Reply::Set(items) if resp3 => {
+            let set = lua.create_table_with_capacity(0, items.len())?;
+            for m in items {
+                let k = reply_to_lua(lua, m, resp)?;
+                if !matches!(k, Value::Nil) {
+                    set.raw_set(k, true)?;
+                }
+            }
+            wrap(lua, "set", set)?
+        }
+        Reply::Set(items) => array(lua, items.iter(), resp)?,
+        Reply::Map(pairs) if resp3 => {
+            let map = lua.create_table_with_capacity(0, pairs.len())?;
+            for (k, v) in pairs {
+                let k = reply_to_lua(lua, k, resp)?;
+                if !matches!(k, Value::Nil) {
+                    map.raw_set(k, reply_to_lua(lua, v, resp)?)?;
+                }
+            }
+            wrap(lua, "map", map)?
+        }
+        Reply::Map(pairs) => array(lua, pairs.iter().flat_map(|(k, v)| [k, v]), resp)?,
+        Reply::Double(d) if resp3 => {
+            let t = lua.create_table_with_capacity(0, 1)?;
+            t.raw_set("double", *d)?;
+            Value::Table(t)
+        }
+        Reply::Double(d) => Value::String(lua.create_string(crate::util::num::format_g17(*d))?),
+        Reply::Bool(b) if resp3 => Value::Boolean(*b),
+        Reply::Bool(b) => Value::Number(if *b { 1.0 } else { 0.0 }),
+        Reply::Verbatim(text) => verbatim(lua, b"txt", text, resp3)?,
+        Reply::VerbatimAs { format, text } => verbatim(lua, format, text, resp3)?,
+        Reply::BigNumber(digits) if resp3 => {
+            let t = lua.create_table_with_capacity(0, 1)?;
+            t.raw_set("big_number", lua.create_string(digits)?)?;
+            Value::Table(t)
+        }
+        Reply::BigNumber(digits) => Value::String(lua.create_string(digits)?),
+        Reply::Raw(_) => return reply_to_lua(lua, &reply.clone().decode_raw(), resp),
+        Reply::Many(items) => match items.first() {
+            Some(first) => reply_to_lua(lua, first, resp)?,
+            None => Value::Nil,
+        },
+    })
+}
+
+fn array<'a>(lua: &Lua, items: impl Iterator<Item = &'a Reply>, resp: u8) -> mlua::Result<Value> {
+    let t = lua.create_table()?;
+    for (i, r) in items.enumerate() {
+        let v = reply_to_lua(lua, r, resp)?;
+        if !matches!(v, Value::Nil) {
+            t.raw_set(i + 1, v)?;
+        }
+    }
+    Ok(Value::Table(t))
+}
+
+fn wrap(lua: &Lua, key: &str, inner: Table) -> mlua::Result<Value> {
+    let t = lua.create_table_with_capacity(0, 1)?;
+    t.raw_set(key, inner)?;
+    Ok(Value::Table(t))
+}
+
+fn verbatim(lua: &Lua, format: &[u8], text: &[u8], resp3: bool) -> mlua::Result<Value> {
+    if !resp3 {
+        return Ok(Value::String(lua.create_string(text)?));
+    }
+    let inner = lua.create_table_with_capacity(0, 2)?;
+    inner.raw_set("format", lua.create_string(format)?)?;
+    inner.raw_set("string", lua.create_string(text)?)?;
+    wrap(lua, "verbatim_string", inner)
+}
+
+/// A Lua number (mlua shows integral numbers as `Integer` even on Lua 5.1).
+pub fn as_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => Some(*n),
+        Value::Integer(i) => Some(*i as f64),
+        _ => None,
+    }
+}
+
+/// C's `(long long)d` on x86-64: NaN and values outside the range give i64::MIN
+/// (Rust's `as` saturates instead).
+pub fn x86_cast(d: f64) -> i64 {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0; // 2^63
+    if d.is_nan() || !(-LIMIT..LIMIT).contains(&d) {
+        i64::MIN
+    } else {
+        d as i64
+    }
+}
+
+/// CR and LF become spaces: a status or error line must stay one line
+/// (CVE-2025-67733).
+fn one_line(s: &[u8]) -> String {
+    String::from_utf8_lossy(s).replace(['\r', '\n'], " ")
+}
+
+/// The script's return value as a reply (`luaReplyToRedisReply`). `script_resp` is
+/// the protocol the script selected with `redis.setresp` (it decides how booleans
+/// are returned); the caller's protocol is applied later by the encoder.
+pub fn lua_to_reply(v: &Value, script_resp: u8) -> Reply {
+    to_reply(v, script_resp, 0)
+}
+
+fn to_reply(v: &Value, script_resp: u8, depth: usize) -> Reply {
+    if depth > MAX_DEPTH {
+        return Reply::Error("ERR reached lua stack limit".into());
+    }
+    match v {
+        Value::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
+        Value::Number(n) => Reply::Int(x86_cast(*n)),
+        Value::Integer(i) => Reply::Int(*i),
+        Value::Boolean(b) if script_resp >= 3 => Reply::Bool(*b),
+        Value::Boolean(true) => Reply::Int(1),
+        Value::Table(t) => table_to_reply(t, script_resp, depth),
+        _ => Reply::Nil,
+    }
+}
+
+fn table_to_reply(t: &Table, script_resp: u8, depth: usize) -> Reply {
+    let get = |k: &str| t.raw_get::<Value>(k).unwrap_or(Value::Nil);
+    if let Value::String(e) = get("err") {
+        let raw = e.as_bytes();
+        let trimmed = String::from_utf8_lossy(&raw).trim_end_matches(['\r', '\n']).to_string();
+        return Reply::Error(one_line(trimmed.as_bytes()));
+    }
+    if let Value::String(s) = get("ok") {
+        return Reply::Status(one_line(&s.as_bytes()));
+    }
+    if let Some(d) = as_number(&get("double")) {
+        return Reply::Double(d);
+    }
+    if let Value::String(s) = get("big_number") {
+        return Reply::BigNumber(Bytes::from(one_line(&s.as_bytes())));
+    }
+    if let Value::Table(v) = get("verbatim_string") {
+        if let (Ok(Value::String(f)), Ok(Value::String(s))) =
+            (v.raw_get::<Value>("format"), v.raw_get::<Value>("string"))
+        {
+            return Reply::VerbatimAs {
+                format: Bytes::copy_from_slice(&f.as_bytes()),
+                text: Bytes::copy_from_slice(&s.as_bytes()),
+            };
+        }
+    }
+    if let Value::Table(m) = get("map") {
+        let mut pairs = Vec::new();
+        for (k, v) in m.pairs::<Value, Value>().flatten() {
+            pairs.push((to_reply(&k, script_resp, depth + 1), to_reply(&v, script_resp, depth + 1)));
+        }
+        return Reply::Map(pairs);
+    }
+    if let Value::Table(s) = get("set") {
+        let members = s.pairs::<Value, Value>().flatten().map(|(k, _)| to_reply(&k, script_resp, depth + 1)).collect();
+        return Reply::Set(members);
+    }
+    let mut items = Vec::new();
+    for i in 1.. {
+        match t.raw_get::<Value>(i) {
+            Ok(Value::Nil) | Err(_) => break,
+            Ok(v) => items.push(to_reply(&v, script_resp, depth + 1)),
+        }
+    }
+    Reply::Array(items)
+}
+
+/// Sorts a reply whose order depends on hash layout (commands with the
+/// `nondeterministic_output_order` tip) so a script sees the same order on every
+/// server: arrays and sets of strings by bytes, maps by key. Byte order is what
+/// Redis's `strcoll` gives in the C locale.
+pub fn sort_reply(reply: Reply) -> Reply {
+    fn key(r: &Reply) -> &[u8] {
+        match r {
+            Reply::Bulk(b) => b,
+            Reply::Status(s) => s.as_bytes(),
+            _ => b"",
+        }
+    }
+    match reply.decode_raw() {
+        Reply::Array(mut items) if items.iter().all(|r| matches!(r, Reply::Bulk(_) | Reply::Status(_))) => {
+            items.sort_by(|a, b| key(a).cmp(key(b)));
+            Reply::Array(items)
+        }
+        Reply::Set(mut items) => {
+            items.sort_by(|a, b| key(a).cmp(key(b)));
+            Reply::Set(items)
+        }
+        Reply::Map(mut pairs) => {
+            pairs.sort_by(|a, b| key(&a.0).cmp(key(&b.0)));
+            Reply::Map(pairs)
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cast_like_x86() {
+        assert_eq!(x86_cast(3.99), 3);
+        assert_eq!(x86_cast(-3.99), -3);
+        assert_eq!(x86_cast(f64::NAN), i64::MIN);
+        assert_eq!(x86_cast(f64::INFINITY), i64::MIN);
+        assert_eq!(x86_cast(f64::NEG_INFINITY), i64::MIN);
+        assert_eq!(x86_cast(9_223_372_036_854_775_808.0), i64::MIN);
+        assert_eq!(x86_cast(9_007_199_254_740_993.0), 9_007_199_254_740_992);
+    }
+
+    #[test]
+    fn error_normalisation() {
+        assert_eq!(normalize_error("MY err"), "MY err");
+        assert_eq!(normalize_error("FOO"), "ERR FOO");
+        assert_eq!(normalize_error("X y\r\n"), "X y");
+    }
+
+    #[test]
+    fn sorted_replies() {
+        let r = sort_reply(Reply::encoded_bulk_array([&b"b"[..], b"a", b"c"].into_iter()));
+        assert_eq!(r, Reply::Array(vec![Reply::bulk(&b"a"[..]), Reply::bulk(&b"b"[..]), Reply::bulk(&b"c"[..])]));
+    }
+}

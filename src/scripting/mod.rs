@@ -1,0 +1,500 @@
+//! Lua scripting (`eval.c`, `script.c`, `script_lua.c`): the EVAL VM and its
+//! sandbox, the script cache (sha → body, compiled chunk, flags; EVAL-created
+//! scripts evicted least-recently-used beyond 500), one script run from start to
+//! reply, and the state a long-running script shares with the other connections
+//! (`ScriptRun`) so they can answer BUSY and SCRIPT KILL without the engine lock.
+//!
+//! Determinism is always on: every run starts from the same `math.random` state,
+//! replies whose order depends on hash layout are sorted, and each run records
+//! whether it wrote and whether it called a command with non-deterministic output
+//! (`RunSummary`), which script propagation (replication) relies on.
+
+pub mod api;
+pub mod convert;
+pub mod libs;
+pub mod rand;
+pub mod sandbox;
+pub mod shebang;
+
+use crate::commands::error::{CmdResult, CommandError};
+use crate::engine::Ctx;
+use crate::protocol::Reply;
+use api::RunCtx;
+use bytes::Bytes;
+use sandbox::Vm;
+use shebang::ScriptFlags;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// EVAL-created scripts kept before the least recently used is evicted (7.4's
+/// `LRU_LIST_LENGTH`).
+pub const EVAL_LRU_LENGTH: usize = 500;
+
+/// Runs between two incremental GC steps (Redis's `LUA_GC_CYCLE_PERIOD`).
+const GC_CYCLE_PERIOD: u32 = 50;
+
+/// The seed every run starts from (Redis ≤ 6.2 reseeded with 0 before each script).
+const RUN_SEED: i32 = 0;
+
+/// Lowercase hex SHA1.
+pub fn sha1_hex(data: &[u8]) -> String {
+    use sha1::{Digest, Sha1};
+    hex::encode(Sha1::digest(data))
+}
+
+/// The running script as the other connections see it, without the engine lock
+/// (DESIGN.md "Long scripts"): whether a script runs, since when, whether it has
+/// passed `busy-reply-threshold`, whether it wrote, and a kill request.
+#[derive(Debug, Default)]
+pub struct ScriptRun {
+    running: AtomicBool,
+    timed_out: AtomicBool,
+    wrote: AtomicBool,
+    kill: AtomicBool,
+    line_hook: AtomicBool,
+    from_primary: AtomicBool,
+    /// Start of the run, in µs since `epoch`.
+    started_us: AtomicU64,
+    threshold_ms: AtomicU64,
+    epoch: std::sync::OnceLock<Instant>,
+    /// Notified when a run ends.
+    pub done: tokio::sync::Notify,
+}
+
+/// What SCRIPT KILL does to the running script.
+#[derive(Debug, PartialEq, Eq)]
+pub enum KillOutcome {
+    Killed,
+    NotBusy,
+    Unkillable,
+    UnkillablePrimary,
+}
+
+impl ScriptRun {
+    fn now_us(&self) -> u64 {
+        self.epoch.get_or_init(Instant::now).elapsed().as_micros() as u64
+    }
+
+    fn begin(&self, threshold_ms: u64, from_primary: bool) {
+        self.timed_out.store(false, Ordering::Relaxed);
+        self.wrote.store(false, Ordering::Relaxed);
+        self.kill.store(false, Ordering::Relaxed);
+        self.line_hook.store(false, Ordering::Relaxed);
+        self.from_primary.store(from_primary, Ordering::Relaxed);
+        self.threshold_ms.store(threshold_ms, Ordering::Relaxed);
+        self.started_us.store(self.now_us(), Ordering::Relaxed);
+        self.running.store(true, Ordering::Release);
+    }
+
+    fn end(&self) -> bool {
+        self.running.store(false, Ordering::Release);
+        self.done.notify_waiters();
+        self.timed_out.load(Ordering::Relaxed)
+    }
+
+    /// A script is running.
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::Acquire)
+    }
+
+    /// The running script passed `busy-reply-threshold`: others get BUSY.
+    pub fn is_timed_out(&self) -> bool {
+        self.is_running() && self.timed_out.load(Ordering::Relaxed)
+    }
+
+    fn set_wrote(&self) {
+        self.wrote.store(true, Ordering::Relaxed);
+    }
+
+    fn kill_requested(&self) -> bool {
+        self.kill.load(Ordering::Relaxed)
+    }
+
+    /// True once; afterwards the hook fires on every line.
+    fn line_hook_set(&self) -> bool {
+        self.line_hook.swap(true, Ordering::Relaxed)
+    }
+
+    /// Called by the hook: enters the timed-out state once the threshold passed.
+    fn check_timeout(&self) {
+        let threshold = self.threshold_ms.load(Ordering::Relaxed);
+        if threshold == 0 || self.timed_out.load(Ordering::Relaxed) {
+            return;
+        }
+        let elapsed_ms = (self.now_us() - self.started_us.load(Ordering::Relaxed)) / 1000;
+        if elapsed_ms >= threshold {
+            self.timed_out.store(true, Ordering::Relaxed);
+            tracing::warn!(
+                "Slow script detected: still in execution after {elapsed_ms} milliseconds. You can try killing the script using the SCRIPT KILL command."
+            );
+            self.done.notify_waiters();
+        }
+    }
+
+    /// SCRIPT KILL (answered without the engine lock).
+    pub fn request_kill(&self) -> KillOutcome {
+        if !self.is_running() {
+            KillOutcome::NotBusy
+        } else if self.from_primary.load(Ordering::Relaxed) {
+            KillOutcome::UnkillablePrimary
+        } else if self.wrote.load(Ordering::Relaxed) {
+            KillOutcome::Unkillable
+        } else {
+            self.kill.store(true, Ordering::Relaxed);
+            KillOutcome::Killed
+        }
+    }
+}
+
+impl KillOutcome {
+    /// The reply Redis gives (`scriptKill`).
+    pub fn reply(&self) -> Reply {
+        match self {
+            KillOutcome::Killed => Reply::ok(),
+            KillOutcome::NotBusy => Reply::Error("NOTBUSY No scripts in execution right now.".into()),
+            KillOutcome::UnkillablePrimary => Reply::Error(
+                "UNKILLABLE The busy script was sent by a master instance in the context of replication and cannot be killed."
+                    .into(),
+            ),
+            KillOutcome::Unkillable => Reply::Error(
+                "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
+                    .into(),
+            ),
+        }
+    }
+}
+
+/// The text other clients get while a script is timed out.
+pub const BUSY_TEXT: &str = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+
+/// One cached script.
+struct Script {
+    body: Bytes,
+    flags: ScriptFlags,
+    func: mlua::Function,
+    /// Position in the EVAL LRU list; `None` for SCRIPT LOAD scripts (never evicted).
+    lru: Option<u64>,
+}
+
+/// What the last run did (for propagation and tests).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    pub sha: String,
+    pub wrote: bool,
+    pub random: bool,
+}
+
+/// The scripting state inside the engine.
+pub struct Scripting {
+    vm: Vm,
+    scripts: HashMap<String, Script>,
+    /// EVAL-created scripts by last use.
+    lru: BTreeMap<u64, String>,
+    lru_clock: u64,
+    /// Bytes of cached shas and bodies (`used_memory_scripts_eval` basis).
+    scripts_mem: usize,
+    /// INFO stats `evicted_scripts`.
+    pub evicted: u64,
+    runs_since_gc: u32,
+    pub last_run: RunSummary,
+    pub run_state: Arc<ScriptRun>,
+    memory_limit: usize,
+}
+
+impl Scripting {
+    /// A fresh VM and an empty cache.
+    pub fn new(memory_limit: u64, run_state: Arc<ScriptRun>) -> Scripting {
+        let memory_limit = memory_limit.min(usize::MAX as u64) as usize;
+        let vm = Vm::new(memory_limit, run_state.clone()).expect("building the Lua sandbox cannot fail");
+        Scripting {
+            vm,
+            scripts: HashMap::new(),
+            lru: BTreeMap::new(),
+            lru_clock: 0,
+            scripts_mem: 0,
+            evicted: 0,
+            runs_since_gc: 0,
+            last_run: RunSummary::default(),
+            run_state,
+            memory_limit,
+        }
+    }
+
+    /// Applies a new `lua-memory-limit`.
+    pub fn set_memory_limit(&mut self, limit: u64) {
+        self.memory_limit = limit.min(usize::MAX as u64) as usize;
+        let _ = self.vm.lua.set_memory_limit(self.memory_limit);
+    }
+
+    /// Number of cached scripts (`number_of_cached_scripts`).
+    pub fn len(&self) -> usize {
+        self.scripts.len()
+    }
+
+    /// True when no script is cached.
+    pub fn is_empty(&self) -> bool {
+        self.scripts.is_empty()
+    }
+
+    /// Bytes the Lua VM uses (`used_memory_lua`, `used_memory_vm_eval`).
+    pub fn vm_memory(&self) -> usize {
+        self.vm.lua.used_memory()
+    }
+
+    /// Cache overhead (`used_memory_scripts_eval`): shas, bodies and entries.
+    pub fn cache_memory(&self) -> usize {
+        self.scripts_mem + self.scripts.len() * (std::mem::size_of::<Script>() + 16) + self.lru.len() * 48
+    }
+
+    /// True when `sha` (any case) is cached.
+    pub fn exists(&self, sha: &[u8]) -> bool {
+        std::str::from_utf8(sha).is_ok_and(|s| self.scripts.contains_key(&s.to_ascii_lowercase()))
+    }
+
+    /// The body of a cached script.
+    pub fn body(&self, sha: &str) -> Option<&Bytes> {
+        self.scripts.get(sha).map(|s| &s.body)
+    }
+
+    /// Compiles and caches `body` (`luaCreateFunction`); returns its sha. A script
+    /// created by EVAL joins the LRU list (and may evict the oldest); one created by
+    /// SCRIPT LOAD leaves it ("promoted", as Valkey does).
+    pub fn create(&mut self, body: &Bytes, from_eval: bool) -> Result<String, CommandError> {
+        let sha = sha1_hex(body);
+        if let Some(s) = self.scripts.get_mut(&sha) {
+            if !from_eval {
+                if let Some(tick) = s.lru.take() {
+                    self.lru.remove(&tick);
+                }
+            }
+            return Ok(sha);
+        }
+        let (flags, shebang_len) = shebang::parse(body).map_err(CommandError::Err)?;
+        let func = self
+            .vm
+            .compile(&body[shebang_len..])
+            .map_err(|msg| CommandError::err(format!("Error compiling script (new function): {msg}")))?;
+        let lru = if from_eval {
+            while self.lru.len() >= EVAL_LRU_LENGTH {
+                let Some((_, oldest)) = self.lru.pop_first() else { break };
+                if let Some(s) = self.scripts.remove(&oldest) {
+                    self.scripts_mem -= oldest.len() + s.body.len();
+                    self.evicted += 1;
+                }
+            }
+            self.lru_clock += 1;
+            self.lru.insert(self.lru_clock, sha.clone());
+            Some(self.lru_clock)
+        } else {
+            None
+        };
+        self.scripts_mem += sha.len() + body.len();
+        self.scripts.insert(sha.clone(), Script { body: body.clone(), flags, func, lru });
+        self.gc_step();
+        Ok(sha)
+    }
+
+    /// SCRIPT FLUSH: a fresh VM at once; the old one is closed (full GC first) here
+    /// or, when `background`, on another thread.
+    pub fn flush(&mut self, background: bool) {
+        let fresh = Vm::new(self.memory_limit, self.run_state.clone()).expect("building the Lua sandbox cannot fail");
+        let old = std::mem::replace(&mut self.vm, fresh);
+        let scripts = std::mem::take(&mut self.scripts);
+        self.lru.clear();
+        self.scripts_mem = 0;
+        let free = move || {
+            drop(scripts);
+            old.close();
+        };
+        if background {
+            let detached = SendBox(Box::new(free));
+            std::thread::spawn(move || detached.run());
+        } else {
+            free();
+        }
+    }
+
+    fn gc_step(&mut self) {
+        self.runs_since_gc += 1;
+        if self.runs_since_gc >= GC_CYCLE_PERIOD {
+            self.runs_since_gc = 0;
+            let _ = self.vm.lua.gc_step_kbytes(50);
+        }
+    }
+
+    fn touch(&mut self, sha: &str) {
+        let Some(s) = self.scripts.get_mut(sha) else { return };
+        if let Some(tick) = s.lru {
+            self.lru.remove(&tick);
+            self.lru_clock += 1;
+            self.lru.insert(self.lru_clock, sha.to_string());
+            s.lru = Some(self.lru_clock);
+        }
+    }
+}
+
+// SAFETY: as for `Vm`: the cached functions belong to this engine's VM and are only
+// used under the engine lock.
+unsafe impl Send for Scripting {}
+
+/// A closure that owns a VM and its scripts, sent to the thread that frees them.
+struct SendBox(Box<dyn FnOnce()>);
+// SAFETY: the closure owns a detached VM and its cached functions; nothing else
+// refers to that VM any more (see `Vm`'s Send note).
+unsafe impl Send for SendBox {}
+
+impl SendBox {
+    fn run(self) {
+        (self.0)()
+    }
+}
+
+/// How a script is invoked.
+pub struct Invocation<'a> {
+    pub sha: &'a str,
+    pub keys: &'a [Bytes],
+    pub args: &'a [Bytes],
+    /// EVAL_RO / EVALSHA_RO.
+    pub read_only_command: bool,
+}
+
+/// Runs a cached script for the calling client (`evalGenericCommand` from step 5):
+/// pre-run checks, the run itself, and the reply.
+pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
+    let scripting = &mut ctx.eng.scripting;
+    let Some(script) = scripting.scripts.get(inv.sha) else {
+        return Err(CommandError::Coded("NOSCRIPT No matching script. Please use EVAL.".into()));
+    };
+    let flags = script.flags;
+    let func = script.func.clone();
+    if !flags.compat && !flags.no_writes && inv.read_only_command {
+        return Err(CommandError::err("Can not execute a script with write flag using *_ro command."));
+    }
+    scripting.touch(inv.sha);
+    let vm_lua = scripting.vm.lua.clone();
+    let globals = scripting.vm.globals.clone();
+    let shared = scripting.vm.shared.clone();
+    let run_state = scripting.run_state.clone();
+
+    // KEYS and ARGV for this run.
+    let keys = string_table(&vm_lua, inv.keys).map_err(lua_failure)?;
+    let argv = string_table(&vm_lua, inv.args).map_err(lua_failure)?;
+    globals.raw_set("KEYS", keys).map_err(lua_failure)?;
+    globals.raw_set("ARGV", argv).map_err(lua_failure)?;
+    let mut rng = rand::Lrand48::default();
+    rng.seed(RUN_SEED);
+    shared.rand.set(rng);
+
+    let mut client = ctx.eng.script_client.take().expect("one script runs at a time");
+    client.db = ctx.client.db;
+    client.resp = 2;
+    let now = ctx.now();
+    let verbatim = ctx.eng.config.script_replication == crate::config::ScriptReplication::Verbatim;
+    let mut run = RunCtx {
+        eng: &mut *ctx.eng as *mut _,
+        client,
+        sha: inv.sha.to_string(),
+        flags,
+        read_only: inv.read_only_command || flags.no_writes,
+        resp: 2,
+        repl: api::REPL_ALL,
+        wrote: false,
+        random: false,
+        effects: false,
+        verbatim,
+        shared_run: run_state.clone(),
+    };
+    ctx.eng.frozen_now = now;
+    ctx.eng.in_script = true;
+    run_state.begin(ctx.eng.config.busy_reply_threshold, false);
+    shared.run.set(&mut run as *mut RunCtx);
+    let result = {
+        // The engine is reached only through `run.eng` until the run is over.
+        let scripting_vm = VmCall { lua: &vm_lua };
+        scripting_vm.call(ctx, &func)
+    };
+    shared.run.set(std::ptr::null_mut());
+    let killed_mode = run_state.line_hook_set();
+    run_state.end();
+    ctx.eng.frozen_now = 0;
+    ctx.eng.in_script = false;
+    let RunCtx { client, wrote, random, resp: script_resp, .. } = run;
+    ctx.eng.script_client = Some(client);
+    let scripting = &mut ctx.eng.scripting;
+    if killed_mode {
+        scripting.vm.reset_hook();
+    }
+    scripting.last_run = RunSummary { sha: inv.sha.to_string(), wrote, random };
+    scripting.gc_step();
+    let reply = match result {
+        Ok((true, v)) => convert::lua_to_reply(&v, script_resp),
+        Ok((false, e)) => error_reply(&e, inv.sha),
+        Err(e) => Reply::Error(format!("ERR Error running script {}, {:.100}", inv.sha, api::error_text(&e).0)),
+    };
+    if vm_lua.used_memory() > 64 << 20 {
+        // A script that built something huge leaves it as garbage: give it back now.
+        let _ = vm_lua.gc_collect();
+    }
+    Ok(reply)
+}
+
+/// The one place the VM is entered for a run.
+struct VmCall<'a> {
+    lua: &'a mlua::Lua,
+}
+
+impl VmCall<'_> {
+    fn call(&self, ctx: &mut Ctx, func: &mlua::Function) -> mlua::Result<(bool, mlua::Value)> {
+        let _ = self.lua;
+        // The runner lives in the VM; fetch it without keeping a borrow of the engine.
+        let runner_vm: *const Vm = &ctx.eng.scripting.vm;
+        // SAFETY: the VM is not replaced while a script runs (SCRIPT FLUSH is a
+        // noscript command), and Rust functions reach the engine only through the
+        // run context, never through this reference.
+        unsafe { &*runner_vm }.run(func)
+    }
+}
+
+fn lua_failure(e: mlua::Error) -> CommandError {
+    CommandError::err(format!("Error running script: {}", api::error_text(&e).0))
+}
+
+fn string_table(lua: &mlua::Lua, items: &[Bytes]) -> mlua::Result<mlua::Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, b) in items.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(b)?)?;
+    }
+    Ok(t)
+}
+
+/// The reply for a script that raised (`luaCallFunction`): `-<err> script: <sha>,
+/// on <source>:<line>.` for an error table, Redis's generic text otherwise.
+fn error_reply(e: &mlua::Value, sha: &str) -> Reply {
+    let mlua::Value::Table(t) = e else {
+        let msg = match e {
+            mlua::Value::String(s) => s.to_string_lossy(),
+            _ => "execution failure".into(),
+        };
+        let msg: String = msg.chars().take(100).collect();
+        return Reply::Error(format!("ERR Error running script {sha}, {msg}"));
+    };
+    let text = match t.raw_get::<mlua::Value>("err") {
+        Ok(mlua::Value::String(s)) => s.to_string_lossy(),
+        Ok(v @ (mlua::Value::Number(_) | mlua::Value::Integer(_))) => {
+            crate::util::num::format_g(convert::as_number(&v).unwrap_or_default(), 14)
+        }
+        _ => "ERR unknown error".into(),
+    };
+    let source = t.raw_get::<mlua::Value>("source").ok();
+    let line = t.raw_get::<mlua::Value>("line").ok();
+    match (source, line.as_ref().and_then(convert::as_number)) {
+        (Some(mlua::Value::String(src)), Some(line)) => Reply::Error(format!(
+            "{text} script: {sha}, on {}:{}.",
+            src.to_string_lossy(),
+            crate::util::num::format_g(line, 14)
+        )),
+        _ => Reply::Error(text),
+    }
+}

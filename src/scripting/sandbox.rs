@@ -1,0 +1,299 @@
+//! One EVAL Lua VM: Lua 5.1 (mlua, vendored) with Redis 7.0's library set and
+//! sandbox. The sandbox itself (read-only globals and library tables, the error
+//! handler, the pcall wrapper) is Lua code in `prelude.lua`; this module builds the
+//! Rust functions it is given: the `redis` table, text-only `loadstring`/`load`,
+//! Redis's `math.random`, `os.clock`, and the `cjson`/`cmsgpack`/`struct`/`bit`
+//! libraries with Lua's error positions.
+
+use super::api::{self, error_text, lua_error, VmShared};
+use super::ScriptRun;
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+use std::rc::Rc;
+use std::sync::Arc;
+
+const PRELUDE: &str = include_str!("prelude.lua");
+
+/// Instructions between two calls of the hook that watches for SCRIPT KILL and the
+/// busy threshold (Redis's count hook).
+const HOOK_EVERY: u32 = 100_000;
+
+/// The chunk name of every EVAL script.
+pub const SCRIPT_CHUNK_NAME: &str = "@user_script";
+
+/// A ready VM.
+pub struct Vm {
+    pub lua: Lua,
+    /// The prelude's runner: `run(f)` → `(true, value)` or `(false, error)`.
+    runner: Function,
+    /// The table the globals live in (KEYS and ARGV are set here per run).
+    pub globals: Table,
+    pub shared: Rc<VmShared>,
+    /// Keeps the chunk name string alive so the parser never holds the only
+    /// reference to it (CVE-2025-49844).
+    _chunk_name: mlua::String,
+}
+
+// SAFETY: a `Vm` and every Lua handle it owns are only used by the thread holding
+// the engine lock (or, once detached by SCRIPT FLUSH ASYNC, by the one thread that
+// frees it). Nothing of one VM (Rc counters included) is shared with another VM or
+// with anything outside the engine, so no two threads ever touch it at once.
+unsafe impl Send for Vm {}
+
+impl Vm {
+    /// Builds a fresh VM with its memory capped at `memory_limit` bytes.
+    pub fn new(memory_limit: usize, run: Arc<ScriptRun>) -> mlua::Result<Vm> {
+        // SAFETY: `debug` is opened only so the prelude can keep `debug.getinfo` for
+        // the error handler; the prelude removes it from the globals before any
+        // script can run.
+        let lua = unsafe {
+            Lua::unsafe_new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG, LuaOptions::new())
+        };
+        let shared = Rc::new(VmShared::default());
+        let env = lua.create_table()?;
+        env.set(
+            "errtext",
+            lua.create_function(|_, v: Value| {
+                Ok(match v {
+                    Value::Error(e) => {
+                        let (text, is_table) = error_text(&e);
+                        (text, is_table, api::needs_position(&e))
+                    }
+                    Value::String(s) => (s.to_string_lossy(), false, false),
+                    other => (other.to_string().unwrap_or_default(), false, false),
+                })
+            })?,
+        )?;
+        env.set("redis", api::redis_table(&lua, &shared)?)?;
+        env.set("cjson", super::libs::cjson::open(&lua)?)?;
+        env.set("cmsgpack", super::libs::cmsgpack::open(&lua)?)?;
+        env.set("struct", super::libs::structlib::open(&lua)?)?;
+        env.set("bit", super::libs::bitop::open(&lua)?)?;
+        let os = lua.create_table()?;
+        os.set("clock", lua.create_function(|_, ()| Ok(process_cpu_seconds()))?)?;
+        env.set("os", os)?;
+        let s = shared.clone();
+        env.set("random", lua.create_function(move |lua, args: MultiValue| random(lua, &s, args))?)?;
+        let s = shared.clone();
+        env.set(
+            "randomseed",
+            lua.create_function(move |lua, args: MultiValue| {
+                let seed = check_int(lua, &args, 1, "randomseed")?;
+                let mut r = s.rand.get();
+                r.seed(seed as i32);
+                s.rand.set(r);
+                Ok(())
+            })?,
+        )?;
+        env.set("loadstring", lua.create_function(loadstring)?)?;
+        env.set("unpack", lua.create_function(unpack)?)?;
+        env.set("load", lua.create_function(load)?)?;
+        let (runner, globals, _readonly): (Function, Table, Function) =
+            lua.load(PRELUDE).set_name("=moonkv").call(env)?;
+        lua.set_app_data(run);
+        lua.set_global_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), hook)?;
+        let chunk_name = lua.create_string(SCRIPT_CHUNK_NAME)?;
+        lua.set_memory_limit(memory_limit)?;
+        Ok(Vm { lua, runner, globals, shared, _chunk_name: chunk_name })
+    }
+
+    /// Compiles a script body (text only: a body starting with ESC is parsed as
+    /// text and fails like any other bad token, CVE-2015-4335).
+    pub fn compile(&self, code: &[u8]) -> Result<Function, String> {
+        compile_text(&self.lua, code, SCRIPT_CHUNK_NAME)
+    }
+
+    /// Runs `f` under the message handler.
+    pub fn run(&self, f: &Function) -> mlua::Result<(bool, Value)> {
+        self.runner.call::<(bool, Value)>(f)
+    }
+
+    /// Back to the plain count hook after a kill switched it to every line.
+    pub fn reset_hook(&self) {
+        let _ = self.lua.set_global_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), hook);
+    }
+
+    /// Frees the VM after a full collection, so finalizers run while the state is
+    /// still whole (CVE-2024-46981).
+    pub fn close(self) {
+        let _ = self.lua.gc_collect();
+        drop(self);
+    }
+}
+
+/// `os.clock()`: CPU time of the process, in seconds (C's `clock()`).
+fn process_cpu_seconds() -> f64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid timespec to write into.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+/// The count hook: raises the kill error once SCRIPT KILL was accepted (then on
+/// every line, so `pcall` cannot keep the script alive), and marks the run as timed
+/// out once it passes `busy-reply-threshold`.
+fn hook(lua: &Lua, _: &mlua::Debug) -> mlua::Result<VmState> {
+    let Some(run) = lua.app_data_ref::<Arc<ScriptRun>>() else { return Ok(VmState::Continue) };
+    if run.kill_requested() {
+        if !run.line_hook_set() {
+            let _ = lua.set_global_hook(HookTriggers::EVERY_LINE.every_nth_instruction(HOOK_EVERY), hook);
+        }
+        return Err(api::table_error("Script killed by user with SCRIPT KILL..."));
+    }
+    run.check_timeout();
+    Ok(VmState::Continue)
+}
+
+/// Compiles `code` as text with chunk name `name`; the Lua message on failure.
+pub fn compile_text(lua: &Lua, code: &[u8], name: &str) -> Result<Function, String> {
+    // Anchor the name for the duration of the parse (CVE-2025-49844).
+    let _anchor = lua.create_string(name).map_err(|e| error_text(&e).0)?;
+    let src: std::borrow::Cow<[u8]> = if code.first() == Some(&0x1b) {
+        // Lua 5.1 would undump a chunk starting with ESC; a leading space makes the
+        // text parser see it (and refuse it: "unexpected symbol near 'char(27)'").
+        let mut v = Vec::with_capacity(code.len() + 1);
+        v.push(b' ');
+        v.extend_from_slice(code);
+        v.into()
+    } else {
+        code.into()
+    };
+    lua.load(&*src).set_name(name).set_mode(mlua::ChunkMode::Text).into_function().map_err(|e| match e {
+        mlua::Error::SyntaxError { message, .. } => message,
+        other => error_text(&other).0,
+    })
+}
+
+/// A chunk name as a C string would see it (up to the first NUL), made valid UTF-8.
+fn chunk_name(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&c| c == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+fn type_name(v: Option<&Value>) -> &'static str {
+    match v {
+        None => "no value",
+        Some(Value::LightUserData(_)) => "userdata",
+        Some(v) => v.type_name(),
+    }
+}
+
+fn arg_error(lua: &Lua, n: usize, fname: &str, msg: &str) -> mlua::Error {
+    lua_error(lua, &format!("bad argument #{n} to '{fname}' ({msg})"))
+}
+
+/// `luaL_checkint`: a number or numeric string, truncated to int.
+fn check_int(lua: &Lua, args: &MultiValue, n: usize, fname: &str) -> mlua::Result<i64> {
+    let v = args.get(n - 1);
+    let d = match v {
+        Some(Value::Number(d)) => Some(*d),
+        Some(Value::Integer(i)) => Some(*i as f64),
+        Some(Value::String(s)) => crate::util::num::parse_f64(&s.as_bytes()),
+        _ => None,
+    };
+    match d {
+        Some(d) => Ok(super::convert::x86_cast(d) as i32 as i64),
+        None => Err(arg_error(lua, n, fname, &format!("number expected, got {}", type_name(v)))),
+    }
+}
+
+/// `math.random([m [, n]])` on Redis's generator.
+fn random(lua: &Lua, shared: &VmShared, args: MultiValue) -> mlua::Result<f64> {
+    let mut g = shared.rand.get();
+    let r = g.next_real();
+    shared.rand.set(g);
+    match args.len() {
+        0 => Ok(r),
+        1 => {
+            let u = check_int(lua, &args, 1, "random")?;
+            if u < 1 {
+                return Err(arg_error(lua, 1, "random", "interval is empty"));
+            }
+            Ok((r * u as f64).floor() + 1.0)
+        }
+        2 => {
+            let l = check_int(lua, &args, 1, "random")?;
+            let u = check_int(lua, &args, 2, "random")?;
+            if l > u {
+                return Err(arg_error(lua, 2, "random", "interval is empty"));
+            }
+            Ok((r * (u - l + 1) as f64).floor() + l as f64)
+        }
+        _ => Err(lua_error(lua, "wrong number of arguments")),
+    }
+}
+
+fn string_arg(lua: &Lua, args: &MultiValue, n: usize, fname: &str) -> mlua::Result<Vec<u8>> {
+    match args.get(n - 1) {
+        Some(Value::String(s)) => Ok(s.as_bytes().to_vec()),
+        Some(v @ (Value::Number(_) | Value::Integer(_))) => {
+            Ok(crate::util::num::format_g(super::convert::as_number(v).unwrap_or_default(), 14).into_bytes())
+        }
+        v => Err(arg_error(lua, n, fname, &format!("string expected, got {}", type_name(v)))),
+    }
+}
+
+fn compiled(lua: &Lua, result: Result<Function, String>) -> mlua::Result<MultiValue> {
+    Ok(match result {
+        Ok(f) => MultiValue::from_iter([Value::Function(f)]),
+        Err(msg) => MultiValue::from_iter([Value::Nil, Value::String(lua.create_string(msg)?)]),
+    })
+}
+
+/// `unpack(t [, i [, j]])` with overflow-safe range arithmetic (CVE-2025-46817):
+/// the count is computed in 64 bits, and more results than a C function may push
+/// is Lua's "too many results" error.
+fn unpack(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
+    let Some(Value::Table(t)) = args.front() else {
+        return Err(arg_error(lua, 1, "unpack", &format!("table expected, got {}", type_name(args.front()))));
+    };
+    let i = match args.get(1) {
+        None | Some(Value::Nil) => 1,
+        Some(_) => check_int(lua, &args, 2, "unpack")?,
+    };
+    let e = match args.get(2) {
+        None | Some(Value::Nil) => t.raw_len() as i64,
+        Some(_) => check_int(lua, &args, 3, "unpack")?,
+    };
+    if i > e {
+        return Ok(MultiValue::new());
+    }
+    if e - i >= MAX_UNPACK {
+        return Err(lua_error(lua, "too many results to unpack"));
+    }
+    (i..=e).map(|k| t.raw_get::<Value>(k)).collect()
+}
+
+/// Most results `unpack` returns (Lua's C stack limit, less what mlua keeps).
+const MAX_UNPACK: i64 = 7000;
+
+/// `loadstring(s [, chunkname])`, text only.
+fn loadstring(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
+    let code = string_arg(lua, &args, 1, "loadstring")?;
+    let name = match args.get(1) {
+        None | Some(Value::Nil) => code.clone(),
+        Some(_) => string_arg(lua, &args, 2, "loadstring")?,
+    };
+    compiled(lua, compile_text(lua, &code, &chunk_name(&name)))
+}
+
+/// `load(func [, chunkname])`: the pieces `func` returns, compiled as text.
+fn load(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
+    let Some(Value::Function(reader)) = args.front() else {
+        return Err(arg_error(lua, 1, "load", &format!("function expected, got {}", type_name(args.front()))));
+    };
+    let name = match args.get(1) {
+        None | Some(Value::Nil) => b"=(load)".to_vec(),
+        Some(_) => string_arg(lua, &args, 2, "load")?,
+    };
+    let mut code = Vec::new();
+    loop {
+        match reader.call::<Value>(()) {
+            Ok(Value::Nil) => break,
+            Ok(Value::String(s)) if s.as_bytes().is_empty() => break,
+            Ok(Value::String(s)) => code.extend_from_slice(&s.as_bytes()),
+            Ok(_) => return compiled(lua, Err("reader function must return a string".into())),
+            Err(e) => return compiled(lua, Err(error_text(&e).0)),
+        }
+    }
+    compiled(lua, compile_text(lua, &code, &chunk_name(&name)))
+}
