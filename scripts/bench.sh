@@ -77,6 +77,34 @@ for pipe in 1 32; do
   done <"$TMP/names"
 done
 
+# Scripting: EVALSHA of an INCR script on random keys, a CPU-bound EVAL, and EVAL
+# with a new body every call (compile + cache + eviction path).
+SCRIPT_N=${SCRIPT_N:-200000}
+INCR_SHA=$($CLI -p "$MPORT" script load "return redis.call('INCR', KEYS[1])")
+$CLI -p "$RPORT" script load "return redis.call('INCR', KEYS[1])" >/dev/null
+LOOP="local x = 0 for i = 1, 10000 do x = x + i end return x"
+declare -A SRES
+script_case() { # name port n pipeline args...
+  local name=$1 port=$2 n=$3 pipe=$4; shift 4
+  $BENCH -p "$port" -c 50 -n "$n" -r 100000000 -P "$pipe" --csv "$@" 2>/dev/null | tail -1 | awk -F'","' '{ print $2 }'
+}
+for round in $(seq 1 "$ROUNDS"); do
+  for srv in moonkv:$MPORT redis:$RPORT; do
+    name=${srv%%:*}; port=${srv##*:}
+    SRES["$name|evalsha -P 1"]+="$(script_case "$name" "$port" "$SCRIPT_N" 1 evalsha "$INCR_SHA" 1 key:__rand_int__) "
+    SRES["$name|evalsha -P 16"]+="$(script_case "$name" "$port" "$SCRIPT_N" 16 evalsha "$INCR_SHA" 1 key:__rand_int__) "
+    SRES["$name|eval cpu loop"]+="$(script_case "$name" "$port" $((SCRIPT_N / 10)) 1 eval "$LOOP" 0) "
+    SRES["$name|eval new body"]+="$(script_case "$name" "$port" $((SCRIPT_N / 2)) 1 eval "return 'x__rand_int__'" 0) "
+  done
+done
+echo
+echo "scripts: redis-benchmark -c 50, median of $ROUNDS alternating rounds"
+printf "%-22s %13s %13s %6s\n" "test" "moonkv ops/s" "redis ops/s" "ratio"
+for t in "evalsha -P 1" "evalsha -P 16" "eval cpu loop" "eval new body"; do
+  m=$(echo "${SRES["moonkv|$t"]}" | median); r=$(echo "${SRES["redis|$t"]}" | median)
+  printf "%-22s %13s %13s %6s\n" "$t" "$m" "$r" "$(awk -v m="$m" -v r="$r" 'BEGIN { if (r > 0) printf "%.2f", m / r; else print "n/a" }')"
+done
+
 mem() { $CLI -p "$1" info memory | tr -d '\r' | awk -F: -v k="$2" '$1 == k { print $2 }'; }
 echo
 echo "memory after DEBUG POPULATE $POPULATE"

@@ -263,20 +263,23 @@ pub fn info_section(ctx: &mut Ctx, name: &str) -> String {
             f!("allocator_resident:{}", m.resident);
             f!("total_system_memory:{}", sys);
             f!("total_system_memory_human:{}", bytes_human(sys));
-            // No Lua VM exists yet (scripting arrives with its own issue).
-            f!("used_memory_lua:0");
-            f!("used_memory_vm_eval:0");
-            f!("used_memory_lua_human:0B");
-            f!("used_memory_scripts_eval:0");
-            f!("number_of_cached_scripts:0");
+            // The EVAL VM's bytes come from its allocator (exact, and part of
+            // used_memory as in Redis 7.4); there is no FUNCTION VM.
+            let lua = eng.scripting.vm_memory() as u64;
+            let scripts = eng.scripting.cache_memory() as u64;
+            f!("used_memory_lua:{lua}");
+            f!("used_memory_vm_eval:{lua}");
+            f!("used_memory_lua_human:{}", bytes_human(lua));
+            f!("used_memory_scripts_eval:{scripts}");
+            f!("number_of_cached_scripts:{}", eng.scripting.len());
             f!("number_of_functions:0");
             f!("number_of_libraries:0");
             f!("used_memory_vm_functions:0");
-            f!("used_memory_vm_total:0");
-            f!("used_memory_vm_total_human:0B");
+            f!("used_memory_vm_total:{lua}");
+            f!("used_memory_vm_total_human:{}", bytes_human(lua));
             f!("used_memory_functions:0");
-            f!("used_memory_scripts:0");
-            f!("used_memory_scripts_human:0B");
+            f!("used_memory_scripts:{scripts}");
+            f!("used_memory_scripts_human:{}", bytes_human(scripts));
             f!("maxmemory:{}", eng.config.maxmemory);
             f!("maxmemory_human:{}", bytes_human(eng.config.maxmemory));
             f!("maxmemory_policy:{}", eng.config.maxmemory_policy.name());
@@ -358,6 +361,7 @@ pub fn info_section(ctx: &mut Ctx, name: &str) -> String {
             f!("expire_cycle_cpu_milliseconds:{}", st.expire_cycle_cpu_milliseconds);
             f!("evicted_keys:{}", st.evicted_keys);
             f!("evicted_clients:0");
+            f!("evicted_scripts:{}", eng.scripting.evicted);
             f!("total_eviction_exceeded_time:0");
             f!("current_eviction_exceeded_time:0");
             f!("keyspace_hits:{}", st.keyspace_hits);
@@ -486,12 +490,16 @@ pub fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let pairs: Vec<(&[u8], &[u8])> = argv[2..].chunks(2).map(|p| (p[0].as_ref(), p[1].as_ref())).collect();
     let local = client_is_local(ctx);
     ctx.eng.config.set_from(&pairs, local).map_err(CommandError::Coded)?;
+    // Settings that live outside the config struct follow it.
+    let limit = ctx.eng.config.lua_memory_limit;
+    ctx.eng.scripting.set_memory_limit(limit);
     Ok(Reply::ok())
 }
 
 /// CONFIG RESETSTAT
 pub fn config_resetstat(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     ctx.eng.stats.reset();
+    ctx.eng.scripting.evicted = 0;
     Ok(Reply::ok())
 }
 

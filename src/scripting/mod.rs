@@ -176,7 +176,13 @@ struct Script {
     func: mlua::Function,
     /// Position in the EVAL LRU list; `None` for SCRIPT LOAD scripts (never evicted).
     lru: Option<u64>,
+    /// Runs so far, and whether any of them was long (see `is_known_fast`).
+    runs: u64,
+    slow: bool,
 }
+
+/// A run longer than this marks its script as slow.
+const FAST_RUN: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// What the last run did (for propagation and tests).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -291,7 +297,7 @@ impl Scripting {
             None
         };
         self.scripts_mem += sha.len() + body.len();
-        self.scripts.insert(sha.clone(), Script { body: body.clone(), flags, func, lru });
+        self.scripts.insert(sha.clone(), Script { body: body.clone(), flags, func, lru, runs: 0, slow: false });
         self.gc_step();
         Ok(sha)
     }
@@ -321,6 +327,39 @@ impl Scripting {
         if self.runs_since_gc >= GC_CYCLE_PERIOD {
             self.runs_since_gc = 0;
             let _ = self.vm.lua.gc_step_kbytes(50);
+        }
+    }
+
+    /// True when every run of the script so far was short (under 1 ms). The server runs such scripts inline on
+    /// its I/O thread; any other script runs where a long run cannot stall the
+    /// other connections (see `server::connection`). A known-fast script that
+    /// suddenly runs long stalls the others until it ends (they then cannot get
+    /// BUSY or send SCRIPT KILL), and is treated as unknown from then on.
+    pub fn is_known_fast(&self, argv: &[Bytes]) -> bool {
+        let Some(name) = argv.first() else { return false };
+        let sha = if name.eq_ignore_ascii_case(b"evalsha") || name.eq_ignore_ascii_case(b"evalsha_ro") {
+            match argv.get(1).map(|s| std::str::from_utf8(s)) {
+                Some(Ok(s)) if s.len() == 40 => s.to_ascii_lowercase(),
+                _ => return true,
+            }
+        } else {
+            match argv.get(1) {
+                Some(body) => sha1_hex(body),
+                None => return true,
+            }
+        };
+        // Unknown shas fail (EVALSHA) or compile first (EVAL): treat EVAL of an
+        // unknown body as possibly long.
+        match self.scripts.get(&sha) {
+            Some(s) => s.runs > 0 && !s.slow,
+            None => !(name.eq_ignore_ascii_case(b"eval") || name.eq_ignore_ascii_case(b"eval_ro")),
+        }
+    }
+
+    fn record_run(&mut self, sha: &str, took: std::time::Duration) {
+        if let Some(s) = self.scripts.get_mut(sha) {
+            s.runs += 1;
+            s.slow |= took >= FAST_RUN;
         }
     }
 
@@ -409,6 +448,7 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
     ctx.eng.frozen_now = now;
     ctx.eng.in_script = true;
     run_state.begin(ctx.eng.config.busy_reply_threshold, false);
+    let started = Instant::now();
     shared.run.set(&mut run as *mut RunCtx);
     let result = {
         // The engine is reached only through `run.eng` until the run is over.
@@ -427,6 +467,7 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
         scripting.vm.reset_hook();
     }
     scripting.last_run = RunSummary { sha: inv.sha.to_string(), wrote, random };
+    scripting.record_run(inv.sha, started.elapsed());
     scripting.gc_step();
     let reply = match result {
         Ok((true, v)) => convert::lua_to_reply(&v, script_resp),
@@ -496,5 +537,109 @@ fn error_reply(e: &mlua::Value, sha: &str) -> Reply {
             crate::util::num::format_g(line, 14)
         )),
         _ => Reply::Error(text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::testing::TestEngine;
+    use crate::protocol::Reply;
+    use bytes::Bytes;
+
+    fn eval(t: &mut TestEngine, body: &str, keys: &[&str]) -> Reply {
+        let mut argv = vec![Bytes::from_static(b"EVAL"), Bytes::copy_from_slice(body.as_bytes())];
+        argv.push(Bytes::from(keys.len().to_string()));
+        argv.extend(keys.iter().map(|k| Bytes::copy_from_slice(k.as_bytes())));
+        t.run_argv(&argv)
+    }
+
+    #[test]
+    fn one_write_propagates_bare_several_in_multi_none_for_reads() {
+        // Scripting spec S-110: effects, not the script (the 7.x rule; the
+        // replication issues add the verbatim forms).
+        let mut t = TestEngine::new();
+        eval(&mut t, "redis.call('set', KEYS[1], 'v')", &["k"]);
+        assert_eq!(t.propagated(), vec![vec!["set k v".to_string()]]);
+        eval(&mut t, "redis.call('set', 'a', '1') redis.call('incr', 'a')", &[]);
+        assert_eq!(t.propagated(), vec![vec!["MULTI", "set a 1", "incr a", "EXEC"]]);
+        eval(&mut t, "return redis.call('get', 'a')", &[]);
+        assert!(t.propagated().is_empty());
+    }
+
+    #[test]
+    fn effects_are_rewritten_and_kept_before_an_error() {
+        // S-112: SPOP → SREM, EXPIRE → PEXPIREAT; writes before an error stay.
+        let mut t = TestEngine::new();
+        t.run("SADD s a");
+        t.propagated();
+        let r = eval(&mut t, "redis.call('spop', 's') redis.call('set', 'x', '1') error('boom')", &[]);
+        assert!(matches!(r, Reply::Error(ref e) if e.starts_with("ERR user_script:1: boom script: ")), "{r:?}");
+        let p = t.propagated();
+        assert_eq!(p[0][1], "SREM s a");
+        assert_eq!(p[0][2], "set x 1");
+    }
+
+    #[test]
+    fn set_repl_none_suppresses_propagation() {
+        // S-111
+        let mut t = TestEngine::new();
+        eval(&mut t, "redis.set_repl(redis.REPL_NONE) redis.call('set', 'a', '1') redis.set_repl(redis.REPL_ALL) redis.call('set', 'b', '2')", &[]);
+        assert_eq!(t.propagated(), vec![vec!["set b 2".to_string()]]);
+    }
+
+    #[test]
+    fn each_run_records_writes_and_non_deterministic_commands() {
+        let mut t = TestEngine::new();
+        eval(&mut t, "return redis.call('get', 'a')", &[]);
+        let last = t.eng.scripting.last_run.clone();
+        assert!(!last.wrote && !last.random);
+        eval(&mut t, "redis.call('time') redis.call('set', 'a', '1')", &[]);
+        let last = t.eng.scripting.last_run.clone();
+        assert!(last.wrote && last.random);
+        eval(&mut t, "return redis.call('randomkey')", &[]);
+        let last = t.eng.scripting.last_run.clone();
+        assert!(!last.wrote && last.random);
+    }
+
+    #[test]
+    fn verbatim_mode_refuses_a_write_after_a_random_command() {
+        // S-103, in `script-replication verbatim` only.
+        let mut t = TestEngine::new();
+        t.eng.config.script_replication = crate::config::ScriptReplication::Verbatim;
+        let r = eval(&mut t, "redis.call('randomkey') return redis.pcall('set', 'a', '1')", &[]);
+        let Reply::Error(e) = r else { panic!("{r:?}") };
+        assert!(e.starts_with("ERR Write commands not allowed after non deterministic commands."), "{e}");
+        // redis.replicate_commands() lifts it for the run.
+        let r =
+            eval(&mut t, "redis.replicate_commands() redis.call('randomkey') return redis.call('set', 'a', '1')", &[]);
+        assert_eq!(r, Reply::Status("OK".into()));
+        t.eng.config.script_replication = crate::config::ScriptReplication::Adaptive;
+        let r = eval(&mut t, "redis.call('randomkey') return redis.call('set', 'a', '1')", &[]);
+        assert_eq!(r, Reply::Status("OK".into()));
+    }
+
+    #[test]
+    fn random_is_reseeded_before_every_run() {
+        let mut t = TestEngine::new();
+        let a = eval(&mut t, "return tostring(math.random())", &[]);
+        let b = eval(&mut t, "math.random() math.random() return tostring(math.random())", &[]);
+        let c = eval(&mut t, "return tostring(math.random())", &[]);
+        assert_eq!(a, Reply::Bulk(Bytes::from_static(b"0.17082803611217")));
+        assert_eq!(a, c);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn eval_lru_keeps_500_and_spares_loaded_scripts() {
+        let mut t = TestEngine::new();
+        let load = [&b"SCRIPT"[..], b"LOAD", b"return 'loaded'"].map(Bytes::copy_from_slice);
+        assert!(matches!(t.run_argv(&load), Reply::Bulk(_)));
+        for i in 0..=super::EVAL_LRU_LENGTH {
+            eval(&mut t, &format!("return {i}"), &[]);
+        }
+        assert_eq!(t.eng.scripting.evicted, 1);
+        assert_eq!(t.eng.scripting.len(), super::EVAL_LRU_LENGTH + 1);
+        assert!(!t.eng.scripting.exists(super::sha1_hex(b"return 0").as_bytes()));
+        assert!(t.eng.scripting.exists(super::sha1_hex(b"return 'loaded'").as_bytes()));
     }
 }
