@@ -64,6 +64,13 @@ pub struct MemoryFigures {
 }
 
 /// Reads jemalloc's statistics (after advancing its epoch) and the process RSS.
+/// Bytes allocated right now (jemalloc `stats.allocated`).
+pub fn allocated_now() -> u64 {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    let _ = epoch::advance();
+    stats::allocated::read().unwrap_or(0) as u64
+}
+
 pub fn memory_figures() -> MemoryFigures {
     use tikv_jemalloc_ctl::{epoch, stats};
     let _ = epoch::advance();
@@ -491,6 +498,7 @@ pub fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let local = client_is_local(ctx);
     ctx.eng.config.set_from(&pairs, local).map_err(CommandError::Coded)?;
     // Settings that live outside the config struct follow it.
+    ctx.eng.used_memory_sample = allocated_now();
     let limit = ctx.eng.config.lua_memory_limit;
     ctx.eng.scripting.set_memory_limit(limit);
     Ok(Reply::ok())

@@ -131,6 +131,8 @@ pub struct Engine {
     pub in_script: bool,
     /// The running script turned propagation off (`redis.set_repl`).
     pub script_propagation_off: bool,
+    /// `used_memory` as the cron last sampled it (the maxmemory check reads it).
+    pub used_memory_sample: u64,
 }
 
 static LRU_CLOCK: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -201,7 +203,15 @@ impl Engine {
             frozen_now: 0,
             in_script: false,
             script_propagation_off: false,
+            used_memory_sample: 0,
         }
+    }
+
+    /// True when `maxmemory` is set and memory use is above it. moonkv does not
+    /// evict, so every policy behaves as `noeviction`: commands that may grow
+    /// memory (`denyoom`) are refused until memory is freed.
+    pub fn over_maxmemory(&self) -> bool {
+        self.config.maxmemory > 0 && self.used_memory_sample > self.config.maxmemory
     }
 
     /// The LRU clock: seconds, 24 bits, as Redis's `LRU_CLOCK()`. Read from a value
@@ -289,6 +299,15 @@ impl Engine {
         }
         if !client.authenticated && !spec.flags.no_auth {
             return refuse(self, client, Some(spec), CommandError::NoAuth);
+        }
+        if self.config.maxmemory > 0 && self.over_maxmemory() {
+            // A script with a shebang declares whether it may write (7.0.1+).
+            let denyoom = spec.flags.denyoom
+                || self.scripting.flags_for(argv).is_some_and(|f| !f.compat && !f.allow_oom && !f.no_writes);
+            if denyoom {
+                let err = CommandError::Coded("OOM command not allowed when used memory > 'maxmemory'.".into());
+                return refuse(self, client, Some(spec), err);
+            }
         }
         if client.resp == 2
             && client.subscriptions() > 0

@@ -167,6 +167,11 @@ impl RunCtx {
         if spec.flags.write && self.verbatim && !self.effects && self.random {
             return reject(eng, spec, &format!("ERR {RANDOM_WRITE}"));
         }
+        // OOM: checked until the script's first write (a script that started
+        // writing finishes its work), never for scripts declaring allow-oom.
+        if spec.flags.denyoom && !self.wrote && !self.flags.allow_oom && eng.over_maxmemory() {
+            return reject(eng, spec, "OOM command not allowed when used memory > 'maxmemory'.");
+        }
         if spec.flags.write {
             self.wrote = true;
             self.shared_run.set_wrote();

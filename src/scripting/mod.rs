@@ -181,8 +181,26 @@ struct Script {
     slow: bool,
 }
 
-/// A run longer than this marks its script as slow.
-const FAST_RUN: std::time::Duration = std::time::Duration::from_millis(1);
+/// A run that used more CPU than this marks its script as slow. CPU time, not wall
+/// time: a run preempted on a busy machine is not slow.
+const FAST_RUN_NS: u64 = 1_000_000;
+
+/// CPU time of the calling thread, in ns.
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid timespec to write into.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// True when `body` cannot run for an unbounded time: it has no loop, defines no
+/// function (so no recursion, no Lua callbacks) and loads no code. Found by words,
+/// conservatively: such a word inside a string or comment also counts. Its run
+/// time is then bounded by its length and the commands it calls.
+pub fn is_straight_line(body: &[u8]) -> bool {
+    const UNBOUNDED: [&[u8]; 6] = [b"while", b"for", b"repeat", b"function", b"load", b"loadstring"];
+    body.split(|c| !(c.is_ascii_alphanumeric() || *c == b'_')).all(|word| !UNBOUNDED.contains(&word))
+}
 
 /// What the last run did (for propagation and tests).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -330,7 +348,8 @@ impl Scripting {
         }
     }
 
-    /// True when every run of the script so far was short (under 1 ms). The server runs such scripts inline on
+    /// True when the script is straight-line code (`is_straight_line`) or every run
+    /// of it so far was short (under 1 ms of CPU). The server runs such scripts inline on
     /// its I/O thread; any other script runs where a long run cannot stall the
     /// other connections (see `server::connection`). A known-fast script that
     /// suddenly runs long stalls the others until it ends (they then cannot get
@@ -348,18 +367,41 @@ impl Scripting {
                 None => return true,
             }
         };
-        // Unknown shas fail (EVALSHA) or compile first (EVAL): treat EVAL of an
-        // unknown body as possibly long.
+        // Unknown shas fail (EVALSHA) or compile first (EVAL).
         match self.scripts.get(&sha) {
-            Some(s) => s.runs > 0 && !s.slow,
-            None => !(name.eq_ignore_ascii_case(b"eval") || name.eq_ignore_ascii_case(b"eval_ro")),
+            Some(s) => !s.slow && (s.runs > 0 || is_straight_line(&s.body)),
+            None => match argv.get(1) {
+                Some(body) if name.eq_ignore_ascii_case(b"eval") || name.eq_ignore_ascii_case(b"eval_ro") => {
+                    is_straight_line(body)
+                }
+                _ => true,
+            },
         }
     }
 
-    fn record_run(&mut self, sha: &str, took: std::time::Duration) {
+    /// The flags of the script an EVAL-family `argv` would run: the cached entry, or
+    /// the shebang of an EVAL body not cached yet. `None` for other commands and
+    /// unknown shas.
+    pub fn flags_for(&self, argv: &[Bytes]) -> Option<ScriptFlags> {
+        let name = argv.first()?;
+        let body = argv.get(1)?;
+        if name.eq_ignore_ascii_case(b"evalsha") || name.eq_ignore_ascii_case(b"evalsha_ro") {
+            let sha = std::str::from_utf8(body).ok()?.to_ascii_lowercase();
+            return self.scripts.get(&sha).map(|s| s.flags);
+        }
+        if name.eq_ignore_ascii_case(b"eval") || name.eq_ignore_ascii_case(b"eval_ro") {
+            return match self.scripts.get(&sha1_hex(body)) {
+                Some(s) => Some(s.flags),
+                None => shebang::parse(body).ok().map(|(f, _)| f),
+            };
+        }
+        None
+    }
+
+    fn record_run(&mut self, sha: &str, cpu_ns: u64) {
         if let Some(s) = self.scripts.get_mut(sha) {
             s.runs += 1;
-            s.slow |= took >= FAST_RUN;
+            s.slow |= cpu_ns >= FAST_RUN_NS;
         }
     }
 
@@ -448,7 +490,7 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
     ctx.eng.frozen_now = now;
     ctx.eng.in_script = true;
     run_state.begin(ctx.eng.config.busy_reply_threshold, false);
-    let started = Instant::now();
+    let started = thread_cpu_ns();
     shared.run.set(&mut run as *mut RunCtx);
     let result = {
         // The engine is reached only through `run.eng` until the run is over.
@@ -467,7 +509,7 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
         scripting.vm.reset_hook();
     }
     scripting.last_run = RunSummary { sha: inv.sha.to_string(), wrote, random };
-    scripting.record_run(inv.sha, started.elapsed());
+    scripting.record_run(inv.sha, thread_cpu_ns().saturating_sub(started));
     scripting.gc_step();
     let reply = match result {
         Ok((true, v)) => convert::lua_to_reply(&v, script_resp),
@@ -619,6 +661,17 @@ mod tests {
     }
 
     #[test]
+    fn straight_line_scripts() {
+        assert!(super::is_straight_line(b"return redis.call('INCR', KEYS[1])"));
+        assert!(super::is_straight_line(b"local formula = 1 return formula"));
+        assert!(!super::is_straight_line(b"while true do end"));
+        assert!(!super::is_straight_line(b"for i=1,10 do end"));
+        assert!(!super::is_straight_line(b"local f = function() end"));
+        assert!(!super::is_straight_line(b"return loadstring('x')"));
+        assert!(!super::is_straight_line(b"repeat until false"));
+    }
+
+    #[test]
     fn random_is_reseeded_before_every_run() {
         let mut t = TestEngine::new();
         let a = eval(&mut t, "return tostring(math.random())", &[]);
@@ -641,5 +694,34 @@ mod tests {
         assert_eq!(t.eng.scripting.len(), super::EVAL_LRU_LENGTH + 1);
         assert!(!t.eng.scripting.exists(super::sha1_hex(b"return 0").as_bytes()));
         assert!(t.eng.scripting.exists(super::sha1_hex(b"return 'loaded'").as_bytes()));
+    }
+}
+
+#[cfg(test)]
+mod oom_tests {
+    use crate::engine::testing::TestEngine;
+    use crate::protocol::Reply;
+    use bytes::Bytes;
+
+    #[test]
+    fn over_maxmemory_refuses_denyoom_commands_and_writing_scripts() {
+        // Scripting spec S-84 (moonkv does not evict: every policy acts as noeviction).
+        let mut t = TestEngine::new();
+        t.eng.config.maxmemory = 1;
+        t.eng.used_memory_sample = 1 << 20;
+        let oom = "OOM command not allowed when used memory > 'maxmemory'.";
+        assert_eq!(t.run("SET a b"), Reply::Error(oom.into()));
+        let eval = |t: &mut TestEngine, body: &str| {
+            t.run_argv(&[
+                Bytes::from_static(b"EVAL"),
+                Bytes::copy_from_slice(body.as_bytes()),
+                Bytes::from_static(b"0"),
+            ])
+        };
+        let Reply::Error(e) = eval(&mut t, "return redis.call('set','a','b')") else { panic!() };
+        assert!(e.starts_with(&format!("{oom} script: ")), "{e}");
+        assert_eq!(eval(&mut t, "#!lua\nreturn redis.call('set','a','b')"), Reply::Error(oom.into()));
+        assert_eq!(eval(&mut t, "#!lua flags=allow-oom\nreturn redis.call('set','a','b')"), Reply::Status("OK".into()));
+        assert_eq!(eval(&mut t, "#!lua flags=no-writes\nreturn redis.call('get','a')"), Reply::Bulk("b".into()));
     }
 }

@@ -186,7 +186,9 @@ async fn cron(shared: Arc<Shared>) {
             tokio::task::yield_now().await;
         }
         crate::engine::Engine::update_lru_clock();
+        let used = crate::commands::server::allocated_now();
         let mut eng = shared.engine().await;
+        eng.used_memory_sample = used;
         // Clients whose blocking timeout passed (their own timers normally do this).
         eng.unblock_timed_out(Instant::now());
         // Keys that expired during the tick may have had blocked clients waiting.
