@@ -1107,45 +1107,17 @@ fn send(raw: &mut Raw, args: &[&str]) -> Vec<u8> {
     raw.cmd_args(&refs)
 }
 
-/// Shows a case readably: arguments quoted with Rust escapes.
-fn show_case(args: &[&str]) -> String {
-    args.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(" ")
-}
-
-/// Runs `cases` in order against a fresh moonkv and a fresh redis-server and asserts
-/// the raw replies are byte-for-byte equal, except for the cases marked `#nocompare`
-/// (run on both, not compared). Skips when redis-server is not installed.
+/// Runs `cases` on both servers (see `compare_arg_cases`); `#nocompare` cases run
+/// without being compared.
 fn compare_cases(cases: &[&[&str]]) {
-    let Some(redis) = Server::start_redis(&[]) else {
-        eprintln!("redis-server not installed: skipping (make test installs it)");
-        return;
-    };
-    let moonkv = Server::start(&[]);
-    let mut m = moonkv.raw();
-    let mut r = redis.raw();
-    let mut mismatches = Vec::new();
-    for case in cases {
-        let (compare, args) = match case.split_first() {
-            Some((first, rest)) if *first == NOCOMPARE => (false, rest),
-            _ => (true, *case),
-        };
-        let (a, b) = (send(&mut m, args), send(&mut r, args));
-        if compare && a != b {
-            mismatches.push(format!(
-                "{}\n   moonkv: {:?}\n   redis:  {:?}",
-                show_case(args),
-                String::from_utf8_lossy(&a),
-                String::from_utf8_lossy(&b)
-            ));
-        }
-    }
-    assert!(
-        mismatches.is_empty(),
-        "{} of {} replies differ:\n{}",
-        mismatches.len(),
-        cases.len(),
-        mismatches.join("\n")
-    );
+    let cases: Vec<(bool, Vec<Vec<u8>>)> = cases
+        .iter()
+        .map(|case| match case.split_first() {
+            Some((first, rest)) if *first == NOCOMPARE => (false, rest.iter().map(|a| a.as_bytes().to_vec()).collect()),
+            _ => (true, case.iter().map(|a| a.as_bytes().to_vec()).collect()),
+        })
+        .collect();
+    compare_arg_cases(&cases);
 }
 
 #[test]

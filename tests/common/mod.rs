@@ -283,6 +283,13 @@ pub fn run_case(raw: &mut Raw, line: &str) -> Vec<u8> {
 /// others still run, to keep both datasets in step). Skips when redis-server is
 /// not installed (`make test` installs it).
 pub fn compare_with_redis(cases: &[&str], compare: impl Fn(&str) -> bool) {
+    let cases: Vec<(bool, Vec<Vec<u8>>)> = cases.iter().map(|line| (compare(line), case_args(line))).collect();
+    compare_arg_cases(&cases);
+}
+
+/// `compare_with_redis` for cases given as arguments: `(compare?, argv)`.
+#[allow(dead_code)]
+pub fn compare_arg_cases(cases: &[(bool, Vec<Vec<u8>>)]) {
     let Some(redis) = Server::start_redis(&[]) else {
         eprintln!("redis-server not installed: skipping (make test installs it)");
         return;
@@ -291,11 +298,14 @@ pub fn compare_with_redis(cases: &[&str], compare: impl Fn(&str) -> bool) {
     let mut m = moonkv.raw();
     let mut r = redis.raw();
     let mut mismatches = Vec::new();
-    for line in cases {
-        let (a, b) = (run_case(&mut m, line), run_case(&mut r, line));
-        if compare(line) && a != b {
+    for (compare, args) in cases {
+        let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
+        let (a, b) = (m.cmd_args(&refs), r.cmd_args(&refs));
+        if *compare && a != b {
+            let shown: Vec<String> = args.iter().map(|a| format!("{:?}", String::from_utf8_lossy(a))).collect();
             mismatches.push(format!(
-                "{line}\n   moonkv: {:?}\n   redis:  {:?}",
+                "{}\n   moonkv: {:?}\n   redis:  {:?}",
+                shown.join(" "),
                 String::from_utf8_lossy(&a),
                 String::from_utf8_lossy(&b)
             ));
