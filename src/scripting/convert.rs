@@ -11,6 +11,10 @@ use mlua::{Lua, Table, Value};
 /// limit with the same text.
 const MAX_DEPTH: usize = 1000;
 
+/// Most tables one reply may expand to: tables that share sub-tables
+/// (`a = {b, b}; b = {c, c}; ...`) would otherwise expand exponentially.
+const MAX_TABLES: usize = 1 << 20;
+
 /// Redis's `luaPushErrorBuff` normalisation of an error line (without its `-`):
 /// the first word is the code, `ERR` when there is no space; the message is trimmed
 /// of CR/LF at both ends.
@@ -156,10 +160,15 @@ fn one_line(s: &[u8]) -> String {
 /// the protocol the script selected with `redis.setresp` (it decides how booleans
 /// are returned); the caller's protocol is applied later by the encoder.
 pub fn lua_to_reply(v: &Value, script_resp: u8) -> Reply {
-    to_reply(v, script_resp, 0)
+    let mut budget = MAX_TABLES;
+    let r = to_reply(v, script_resp, 0, &mut budget);
+    if budget == 0 {
+        return Reply::Error(format!("ERR reply of the script is too large (more than {MAX_TABLES} tables)"));
+    }
+    r
 }
 
-fn to_reply(v: &Value, script_resp: u8, depth: usize) -> Reply {
+fn to_reply(v: &Value, script_resp: u8, depth: usize, budget: &mut usize) -> Reply {
     if depth > MAX_DEPTH {
         return Reply::Error("ERR reached lua stack limit".into());
     }
@@ -169,12 +178,16 @@ fn to_reply(v: &Value, script_resp: u8, depth: usize) -> Reply {
         Value::Integer(i) => Reply::Int(*i),
         Value::Boolean(b) if script_resp >= 3 => Reply::Bool(*b),
         Value::Boolean(true) => Reply::Int(1),
-        Value::Table(t) => table_to_reply(t, script_resp, depth),
+        Value::Table(t) => table_to_reply(t, script_resp, depth, budget),
         _ => Reply::Nil,
     }
 }
 
-fn table_to_reply(t: &Table, script_resp: u8, depth: usize) -> Reply {
+fn table_to_reply(t: &Table, script_resp: u8, depth: usize, budget: &mut usize) -> Reply {
+    if *budget == 0 {
+        return Reply::Nil;
+    }
+    *budget -= 1;
     let get = |k: &str| t.raw_get::<Value>(k).unwrap_or(Value::Nil);
     if let Value::String(e) = get("err") {
         let raw = e.as_bytes();
@@ -203,19 +216,32 @@ fn table_to_reply(t: &Table, script_resp: u8, depth: usize) -> Reply {
     if let Value::Table(m) = get("map") {
         let mut pairs = Vec::new();
         for (k, v) in m.pairs::<Value, Value>().flatten() {
-            pairs.push((to_reply(&k, script_resp, depth + 1), to_reply(&v, script_resp, depth + 1)));
+            if *budget == 0 {
+                break;
+            }
+            let k = to_reply(&k, script_resp, depth + 1, budget);
+            pairs.push((k, to_reply(&v, script_resp, depth + 1, budget)));
         }
         return Reply::Map(pairs);
     }
     if let Value::Table(s) = get("set") {
-        let members = s.pairs::<Value, Value>().flatten().map(|(k, _)| to_reply(&k, script_resp, depth + 1)).collect();
+        let mut members = Vec::new();
+        for (k, _) in s.pairs::<Value, Value>().flatten() {
+            if *budget == 0 {
+                break;
+            }
+            members.push(to_reply(&k, script_resp, depth + 1, budget));
+        }
         return Reply::Set(members);
     }
     let mut items = Vec::new();
     for i in 1.. {
+        if *budget == 0 {
+            break;
+        }
         match t.raw_get::<Value>(i) {
             Ok(Value::Nil) | Err(_) => break,
-            Ok(v) => items.push(to_reply(&v, script_resp, depth + 1)),
+            Ok(v) => items.push(to_reply(&v, script_resp, depth + 1, budget)),
         }
     }
     Reply::Array(items)
