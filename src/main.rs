@@ -53,7 +53,12 @@ fn main() {
     // wake-ups (measured: redis-benchmark -P 32 GET 2.5M ops/s with two workers,
     // 3.2M with one). It is still a multi-thread runtime so that long work can use
     // `block_in_place` while the other connections are served by a fresh worker.
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_stack_size(32 << 20)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");

@@ -461,6 +461,21 @@ impl Engine {
         err.into_reply()
     }
 
+    /// Runs an allow-busy command of client `id` while a script is timed out
+    /// (from the script's hook, as Redis does): only the gate and the handler, no
+    /// end of execution unit (the script's unit is still open).
+    pub fn run_while_busy(&mut self, id: u64, argv: &[Bytes]) -> Reply {
+        let Some(mut client) = self.clients.remove(&id) else {
+            return Reply::Error("ERR client is gone".into());
+        };
+        let reply = match self.admit(&mut client, argv) {
+            Ok(spec) => self.call(&mut client, spec, argv, &mut Instant::now()),
+            Err(reply) => reply,
+        };
+        self.clients.insert(id, client);
+        reply
+    }
+
     /// Runs a command for a script (`scriptCall` after its checks): the same `call`
     /// as clients, with the script's client.
     pub fn call_from_script(&mut self, client: &mut Client, spec: &'static CommandSpec, argv: &[Bytes]) -> Reply {

@@ -61,6 +61,36 @@ pub struct ScriptRun {
     epoch: std::sync::OnceLock<Instant>,
     /// Notified when a run ends.
     pub done: tokio::sync::Notify,
+    /// Commands Redis serves while a script is busy (MULTI, WATCH, HELLO, ...),
+    /// waiting for the hook to run them (`BusyRequest`).
+    requests: parking_lot::Mutex<Requests>,
+}
+
+/// Jobs for the hook, accepted only while a script runs.
+#[derive(Debug, Default)]
+struct Requests {
+    accepting: bool,
+    jobs: Vec<BusyRequest>,
+}
+
+/// Work of another connection to run from inside the busy script's hook, as
+/// Redis processes `allow-busy` commands from its script hook. The job gets the
+/// engine; what it returns goes back to the connection.
+pub type BusyJob = Box<dyn FnOnce(&mut crate::engine::Engine) -> BusyOutcome + Send>;
+
+/// What a `BusyJob` produced: the reply, and the client id when the job
+/// registered the connection; or a line to send before closing.
+pub type BusyOutcome = Result<(Reply, u64), &'static str>;
+
+struct BusyRequest {
+    job: BusyJob,
+    reply: tokio::sync::oneshot::Sender<BusyOutcome>,
+}
+
+impl std::fmt::Debug for BusyRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BusyRequest")
+    }
 }
 
 /// What SCRIPT KILL does to the running script.
@@ -85,7 +115,46 @@ impl ScriptRun {
         self.from_primary.store(from_primary, Ordering::Relaxed);
         self.threshold_ms.store(threshold_ms, Ordering::Relaxed);
         self.started_us.store(self.now_us(), Ordering::Relaxed);
+        self.requests.lock().accepting = true;
         self.running.store(true, Ordering::Release);
+    }
+
+    /// Queues a job for the hook of the running script; its outcome comes through
+    /// the receiver. `None` when no script runs any more (go the normal way). A job
+    /// accepted is always run: by the hook, or when the script ends.
+    pub fn submit(&self, job: BusyJob) -> Option<tokio::sync::oneshot::Receiver<BusyOutcome>> {
+        let mut q = self.requests.lock();
+        if !q.accepting {
+            return None;
+        }
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        q.jobs.push(BusyRequest { job, reply });
+        Some(rx)
+    }
+
+    /// Runs the queued jobs (from the hook, with the engine of the running script).
+    pub fn serve_requests(&self, eng: &mut crate::engine::Engine) {
+        let jobs = std::mem::take(&mut self.requests.lock().jobs);
+        for r in jobs {
+            let _ = r.reply.send((r.job)(eng));
+        }
+    }
+
+    /// Stops accepting jobs and runs those still queued (the run just ended).
+    fn close_requests(&self, eng: &mut crate::engine::Engine) {
+        let jobs = {
+            let mut q = self.requests.lock();
+            q.accepting = false;
+            std::mem::take(&mut q.jobs)
+        };
+        for r in jobs {
+            let _ = r.reply.send((r.job)(eng));
+        }
+    }
+
+    /// True when jobs wait for the hook.
+    pub fn has_requests(&self) -> bool {
+        !self.requests.lock().jobs.is_empty()
     }
 
     fn end(&self) -> bool {
@@ -296,10 +365,16 @@ impl Scripting {
             return Ok(sha);
         }
         let (flags, shebang_len) = shebang::parse(body).map_err(CommandError::Err)?;
-        let func = self
-            .vm
-            .compile(&body[shebang_len..])
-            .map_err(|msg| CommandError::err(format!("Error compiling script (new function): {msg}")))?;
+        let code = &body[shebang_len..];
+        let func = match self.vm.compile(code) {
+            Err(msg) if msg.contains("not enough memory") => {
+                // Garbage a failed script left at the memory limit: collect, retry.
+                self.vm.collect_garbage(self.memory_limit);
+                self.vm.compile(code)
+            }
+            other => other,
+        }
+        .map_err(|msg| CommandError::err(format!("Error compiling script (new function): {msg}")))?;
         let lru = if from_eval {
             while self.lru.len() >= EVAL_LRU_LENGTH {
                 let Some((_, oldest)) = self.lru.pop_first() else { break };
@@ -499,6 +574,7 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
     };
     shared.run.set(std::ptr::null_mut());
     let killed_mode = run_state.line_hook_set();
+    run_state.close_requests(ctx.eng);
     run_state.end();
     ctx.eng.frozen_now = 0;
     ctx.eng.in_script = false;
@@ -516,9 +592,11 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
         Ok((false, e)) => error_reply(&e, inv.sha),
         Err(e) => Reply::Error(format!("ERR Error running script {}, {:.100}", inv.sha, api::error_text(&e).0)),
     };
-    if vm_lua.used_memory() > 64 << 20 {
-        // A script that built something huge leaves it as garbage: give it back now.
-        let _ = vm_lua.gc_collect();
+    let scripting = &ctx.eng.scripting;
+    if vm_lua.used_memory() > (64 << 20).min(scripting.memory_limit / 2) {
+        // A script that built something huge leaves it as garbage: give it back now
+        // (also when it failed at the memory limit).
+        scripting.vm.collect_garbage(scripting.memory_limit);
     }
     Ok(reply)
 }

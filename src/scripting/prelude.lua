@@ -10,8 +10,8 @@
 --
 -- `env` carries what Rust provides: the redis API, the libraries, text-only
 -- loaders, the deterministic math.random, and `errtext` (the message of an error
--- raised by a Rust function). The chunk returns the script runner, the table the
--- globals live in (for KEYS/ARGV) and the readonly checker for tests.
+-- raised by a Rust function). The chunk returns the script runner and the table
+-- the globals live in (KEYS and ARGV are set there for each run).
 
 local env = ...
 local G = _G
@@ -278,8 +278,4 @@ local function run(f)
     return xpcall(f, err_handler)
 end
 
-local function is_readonly(t)
-    return contents[t] ~= nil
-end
-
-return run, globals, is_readonly
+return run, globals

@@ -7,7 +7,8 @@
 
 use super::api::{self, error_text, lua_error, VmShared};
 use super::ScriptRun;
-use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+use mlua::{ffi, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+use std::ffi::c_int;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -85,11 +86,13 @@ impl Vm {
             })?,
         )?;
         env.set("loadstring", lua.create_function(loadstring)?)?;
-        env.set("unpack", lua.create_function(unpack)?)?;
+        // SAFETY: `unpack` follows the lua_CFunction contract (see its comment).
+        env.set("unpack", unsafe { lua.create_c_function(unpack)? })?;
+        guard_patterns(&lua)?;
         env.set("load", lua.create_function(load)?)?;
-        let (runner, globals, _readonly): (Function, Table, Function) =
-            lua.load(PRELUDE).set_name("=moonkv").call(env)?;
+        let (runner, globals): (Function, Table) = lua.load(PRELUDE).set_name("=moonkv").call(env)?;
         lua.set_app_data(run);
+        lua.set_app_data(shared.clone());
         lua.set_global_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), hook)?;
         let chunk_name = lua.create_string(SCRIPT_CHUNK_NAME)?;
         lua.set_memory_limit(memory_limit)?;
@@ -110,6 +113,15 @@ impl Vm {
     /// Back to the plain count hook after a kill switched it to every line.
     pub fn reset_hook(&self) {
         let _ = self.lua.set_global_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), hook);
+    }
+
+    /// A full collection even when the VM is at its memory limit (Lua 5.1 has no
+    /// emergency collection: a script that failed at the limit leaves garbage the
+    /// next allocation cannot collect room from).
+    pub fn collect_garbage(&self, memory_limit: usize) {
+        let _ = self.lua.set_memory_limit(0);
+        let _ = self.lua.gc_collect();
+        let _ = self.lua.set_memory_limit(memory_limit);
     }
 
     /// Frees the VM after a full collection, so finalizers run while the state is
@@ -140,7 +152,26 @@ fn hook(lua: &Lua, _: &mlua::Debug) -> mlua::Result<VmState> {
         return Err(api::table_error("Script killed by user with SCRIPT KILL..."));
     }
     run.check_timeout();
+    if run.is_timed_out() {
+        serve_while_busy(lua, &run);
+    }
     Ok(VmState::Continue)
+}
+
+/// Runs the allow-busy commands other clients sent while the script is timed out.
+fn serve_while_busy(lua: &Lua, run: &ScriptRun) {
+    if !run.has_requests() {
+        return;
+    }
+    let Some(shared) = lua.app_data_ref::<Rc<VmShared>>() else { return };
+    let ctx = shared.run.get();
+    if ctx.is_null() {
+        return;
+    }
+    // SAFETY: as for `RunCtx::call`: the run context and the engine it points to
+    // are live for the whole run, and only this thread touches them.
+    let eng = unsafe { &mut *(*ctx).eng };
+    run.serve_requests(eng);
 }
 
 /// Compiles `code` as text with chunk name `name`; the Lua message on failure.
@@ -239,32 +270,64 @@ fn compiled(lua: &Lua, result: Result<Function, String>) -> mlua::Result<MultiVa
     })
 }
 
-/// `unpack(t [, i [, j]])` with overflow-safe range arithmetic (CVE-2025-46817):
-/// the count is computed in 64 bits, and more results than a C function may push
-/// is Lua's "too many results" error.
-fn unpack(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {
-    let Some(Value::Table(t)) = args.front() else {
-        return Err(arg_error(lua, 1, "unpack", &format!("table expected, got {}", type_name(args.front()))));
-    };
-    let i = match args.get(1) {
-        None | Some(Value::Nil) => 1,
-        Some(_) => check_int(lua, &args, 2, "unpack")?,
-    };
-    let e = match args.get(2) {
-        None | Some(Value::Nil) => t.raw_len() as i64,
-        Some(_) => check_int(lua, &args, 3, "unpack")?,
+/// `unpack(t [, i [, j]])` (Lua's `luaB_unpack`) with overflow-safe range
+/// arithmetic (CVE-2025-46817): the count is computed in 64 bits, so a range like
+/// `1, 2^31-1` is "too many results" instead of wrapping. A C function, as in
+/// Redis, so argument errors name the function and carry the caller's position.
+unsafe extern "C-unwind" fn unpack(l: *mut ffi::lua_State) -> c_int {
+    ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
+    // luaL_optint / luaL_checkint: lua_Integer truncated to int.
+    let i = ffi::luaL_optinteger(l, 2, 1) as c_int as i64;
+    let e = if ffi::lua_type(l, 3) <= ffi::LUA_TNIL {
+        ffi::lua_objlen(l, 1) as c_int as i64
+    } else {
+        ffi::luaL_checkinteger(l, 3) as c_int as i64
     };
     if i > e {
-        return Ok(MultiValue::new());
+        return 0;
     }
-    if e - i >= MAX_UNPACK {
-        return Err(lua_error(lua, "too many results to unpack"));
+    let n = e - i + 1;
+    if n >= c_int::MAX as i64 || ffi::lua_checkstack(l, n as c_int) == 0 {
+        return ffi::luaL_error(l, c"too many results to unpack".as_ptr());
     }
-    (i..=e).map(|k| t.raw_get::<Value>(k)).collect()
+    for k in i..=e {
+        ffi::lua_rawgeti_(l, 1, k as c_int);
+    }
+    n as c_int
 }
 
-/// Most results `unpack` returns (Lua's C stack limit, less what mlua keeps).
-const MAX_UNPACK: i64 = 7000;
+/// Pattern items that make Lua 5.1's matcher recurse (`?`, `*`, `+`, `-`, `(`)
+/// allowed in one pattern: it has no depth limit of its own, and a deep enough
+/// pattern would overflow the thread's stack (32 MiB, set in main.rs).
+const MAX_PATTERN_ITEMS: usize = 200_000;
+
+/// Wraps `string.find/match/gmatch/gsub` to refuse patterns deep enough to
+/// overflow the stack ("pattern too complex", Lua 5.2's text for its own limit).
+fn guard_patterns(lua: &Lua) -> mlua::Result<()> {
+    let string: Table = lua.globals().get("string")?;
+    for name in ["find", "match", "gmatch", "gsub"] {
+        let orig: Function = string.get(name)?;
+        let guarded = lua.create_function(move |lua, args: MultiValue| {
+            if let Some(Value::String(p)) = args.get(1) {
+                let items = p.as_bytes().iter().filter(|c| matches!(c, b'?' | b'*' | b'+' | b'-' | b'(')).count();
+                if items > MAX_PATTERN_ITEMS {
+                    return Err(lua_error(lua, "pattern too complex"));
+                }
+            }
+            orig.call::<MultiValue>(args).map_err(|e| {
+                // Called from here, Lua cannot name the function nor place the
+                // caller: put both back.
+                let (text, is_table) = error_text(&e);
+                if is_table {
+                    return e;
+                }
+                lua_error(lua, &text.replace("to '?'", &format!("to '{name}'")))
+            })
+        })?;
+        string.set(name, guarded)?;
+    }
+    Ok(())
+}
 
 /// `loadstring(s [, chunkname])`, text only.
 fn loadstring(lua: &Lua, args: MultiValue) -> mlua::Result<MultiValue> {

@@ -174,21 +174,16 @@ impl Conn {
     /// the refusal line to send otherwise.
     fn register(&mut self, eng: &mut crate::engine::Engine) -> Result<(), &'static str> {
         let Some(r) = self.registration.take() else { return Ok(()) };
-        let cfg = &eng.config;
-        if cfg.protected_mode && cfg.requirepass.is_none() && !r.loopback {
-            eng.stats.rejected_connections += 1;
-            return Err(PROTECTED_MODE_DENIED);
-        }
-        if eng.clients.len() as u64 >= cfg.maxclients {
-            eng.stats.rejected_connections += 1;
-            return Err("-ERR max number of clients reached\r\n");
-        }
-        let authenticated = cfg.requirepass.is_none();
-        set_keepalive(r.fd, cfg.tcp_keepalive);
-        self.limits = DecodeLimits { max_bulk_len: cfg.proto_max_bulk_len, authenticated };
-        self.qbuf_limit = cfg.client_query_buffer_limit;
-        self.id = eng.add_client(|id| Client::new(id, r.addr, r.laddr, r.fd, authenticated, r.handle));
+        self.id = register_client(eng, r)?;
+        self.refresh_limits(eng);
         Ok(())
+    }
+
+    /// Decoder limits from the configuration and the client's authentication.
+    fn refresh_limits(&mut self, eng: &crate::engine::Engine) {
+        let authenticated = eng.clients.get(&self.id).is_some_and(|c| c.authenticated);
+        self.limits = DecodeLimits { max_bulk_len: eng.config.proto_max_bulk_len, authenticated };
+        self.qbuf_limit = eng.config.client_query_buffer_limit;
     }
 
     async fn run(&mut self, stream: &mut TcpStream, kill: &Notify) {
@@ -316,8 +311,17 @@ impl Conn {
                         after = self.run_batch(wbuf, rbuf.len(), rbuf.capacity() - rbuf.len());
                     }
                     After::ScriptBusy => {
-                        if self.answer_busy(wbuf) {
-                            continue;
+                        let answered = tokio::select! {
+                            a = self.answer_busy(wbuf) => a,
+                            _ = killed.as_mut() => return false,
+                        };
+                        match answered {
+                            Answered::Close => {
+                                after = After::Close;
+                                continue;
+                            }
+                            Answered::Some => continue,
+                            Answered::Nothing => {}
                         }
                         if self.pending.is_empty() {
                             after = After::Continue;
@@ -384,17 +388,53 @@ impl Conn {
         }
     }
 
-    /// While a script is timed out: answers the leading pending commands that can
-    /// be answered without the engine (BUSY, SCRIPT KILL, SHUTDOWN NOSAVE, unknown
-    /// commands, arity errors). True when something was answered.
-    fn answer_busy(&mut self, wbuf: &mut BytesMut) -> bool {
-        let mut answered = false;
+    /// While a script is timed out: answers the leading pending commands, without
+    /// the engine (BUSY, SCRIPT KILL, SHUTDOWN NOSAVE, unknown commands, arity
+    /// errors) or through the script's hook (the other allow-busy commands).
+    async fn answer_busy(&mut self, wbuf: &mut BytesMut) -> Answered {
+        let mut answered = Answered::Nothing;
         while self.shared.script.is_timed_out() {
             let Some(argv) = self.pending.front() else { break };
-            let Some(reply) = busy_reply(argv, &self.shared.script) else { break };
+            let reply = match busy_reply(argv, &self.shared.script) {
+                Busy::Reply(r) => r,
+                Busy::ViaHook => {
+                    // Registers the connection too when it arrived during the script.
+                    let slot = Arc::new(parking_lot::Mutex::new(self.registration.take()));
+                    let (id, job_slot, cmd) = (self.id, slot.clone(), argv.clone());
+                    let job: crate::scripting::BusyJob = Box::new(move |eng| {
+                        let id = match job_slot.lock().take() {
+                            Some(r) => register_client(eng, r)?,
+                            None => id,
+                        };
+                        Ok((eng.run_while_busy(id, &cmd), id))
+                    });
+                    let Some(rx) = self.shared.script.submit(job) else {
+                        // The script just ended: run the command normally.
+                        self.registration = slot.lock().take();
+                        break;
+                    };
+                    match rx.await {
+                        Ok(Ok((reply, id))) => {
+                            self.id = id;
+                            reply
+                        }
+                        Ok(Err(line)) => {
+                            wbuf.extend_from_slice(line.as_bytes());
+                            return Answered::Close;
+                        }
+                        // Accepted jobs always run; a dropped one means the engine
+                        // went away (shutdown).
+                        Err(_) => return Answered::Close,
+                    }
+                }
+            };
+            let quit = argv[0].eq_ignore_ascii_case(b"quit");
             self.pending.pop_front();
             encode(&reply, self.resp, wbuf);
-            answered = true;
+            answered = Answered::Some;
+            if quit {
+                return Answered::Close;
+            }
         }
         answered
     }
@@ -506,31 +546,62 @@ fn script_is_known_fast(eng: &crate::engine::Engine, client: &Client, argv: &[By
     eng.scripting.is_known_fast(argv)
 }
 
-/// The reply to `argv` while a script is timed out (Redis serves these from inside
-/// the script's hook), or `None` when the command must wait for the script to end
-/// (the allow-busy commands that need the engine: AUTH, HELLO, MULTI, ...).
-fn busy_reply(argv: &[Bytes], run: &ScriptRun) -> Option<Reply> {
+/// Registers a connection as a client (protected mode and maxclients checks);
+/// the refusal line to send otherwise.
+fn register_client(eng: &mut crate::engine::Engine, r: Registration) -> Result<u64, &'static str> {
+    let cfg = &eng.config;
+    if cfg.protected_mode && cfg.requirepass.is_none() && !r.loopback {
+        eng.stats.rejected_connections += 1;
+        return Err(PROTECTED_MODE_DENIED);
+    }
+    if eng.clients.len() as u64 >= cfg.maxclients {
+        eng.stats.rejected_connections += 1;
+        return Err("-ERR max number of clients reached\r\n");
+    }
+    let authenticated = cfg.requirepass.is_none();
+    set_keepalive(r.fd, cfg.tcp_keepalive);
+    Ok(eng.add_client(|id| Client::new(id, r.addr, r.laddr, r.fd, authenticated, r.handle)))
+}
+
+/// What `answer_busy` did.
+enum Answered {
+    Nothing,
+    Some,
+    /// QUIT was answered: close.
+    Close,
+}
+
+/// How a command is answered while a script is timed out.
+enum Busy {
+    Reply(Reply),
+    /// An allow-busy command that needs the engine (MULTI, WATCH, HELLO, AUTH, ...):
+    /// the script's hook runs it, as Redis's hook does.
+    ViaHook,
+}
+
+/// How to answer `argv` while a script is timed out.
+fn busy_reply(argv: &[Bytes], run: &ScriptRun) -> Busy {
     let table = CommandTable::get();
     let spec = match table.resolve(argv) {
         Some(s) if s.subcommands.is_empty() || argv.len() < 2 => s,
         Some(s) => {
             let sub = String::from_utf8_lossy(&argv[1]).into_owned();
-            return Some(CommandError::UnknownSubcommand { sub, cmd: s.name.to_ascii_uppercase() }.into_reply());
+            return Busy::Reply(CommandError::UnknownSubcommand { sub, cmd: s.name.to_ascii_uppercase() }.into_reply());
         }
-        None => return Some(crate::engine::unknown_command(argv).into_reply()),
+        None => return Busy::Reply(crate::engine::unknown_command(argv).into_reply()),
     };
     if spec.handler.is_none() || !spec.arity_ok(argv.len()) {
-        return Some(CommandError::WrongArity(spec.name.to_string()).into_reply());
+        return Busy::Reply(CommandError::WrongArity(spec.name.to_string()).into_reply());
     }
     match spec.name {
-        "script|kill" => Some(run.request_kill().reply()),
+        "script|kill" => Busy::Reply(run.request_kill().reply()),
         "shutdown" if argv[1..].iter().any(|a| a.eq_ignore_ascii_case(b"nosave")) => {
             tracing::warn!("User requested shutdown while a script was running (SHUTDOWN NOSAVE): exiting now.");
             std::process::exit(0);
         }
         // Saving needs the dataset the script is changing.
-        "shutdown" => Some(Reply::Error(crate::scripting::BUSY_TEXT.into())),
-        _ if spec.flags.allow_busy => None,
-        _ => Some(Reply::Error(crate::scripting::BUSY_TEXT.into())),
+        "shutdown" => Busy::Reply(Reply::Error(crate::scripting::BUSY_TEXT.into())),
+        _ if spec.flags.allow_busy => Busy::ViaHook,
+        _ => Busy::Reply(Reply::Error(crate::scripting::BUSY_TEXT.into())),
     }
 }
