@@ -23,7 +23,7 @@ use api::RunCtx;
 use bytes::Bytes;
 use sandbox::Vm;
 use shebang::ScriptFlags;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -54,6 +54,10 @@ pub struct ScriptRun {
     wrote: AtomicBool,
     kill: AtomicBool,
     line_hook: AtomicBool,
+    /// Times the hook fired during this run. Its instruction count carries over
+    /// from run to run, so only a second firing proves a full hook period (100000
+    /// instructions) inside this run.
+    hooked: AtomicU64,
     from_primary: AtomicBool,
     /// Start of the run, in µs since `epoch`.
     started_us: AtomicU64,
@@ -112,6 +116,7 @@ impl ScriptRun {
         self.wrote.store(false, Ordering::Relaxed);
         self.kill.store(false, Ordering::Relaxed);
         self.line_hook.store(false, Ordering::Relaxed);
+        self.hooked.store(0, Ordering::Relaxed);
         self.from_primary.store(from_primary, Ordering::Relaxed);
         self.threshold_ms.store(threshold_ms, Ordering::Relaxed);
         self.started_us.store(self.now_us(), Ordering::Relaxed);
@@ -188,6 +193,7 @@ impl ScriptRun {
 
     /// Called by the hook: enters the timed-out state once the threshold passed.
     fn check_timeout(&self) {
+        self.hooked.fetch_add(1, Ordering::Relaxed);
         let threshold = self.threshold_ms.load(Ordering::Relaxed);
         if threshold == 0 || self.timed_out.load(Ordering::Relaxed) {
             return;
@@ -250,18 +256,6 @@ struct Script {
     slow: bool,
 }
 
-/// A run that used more CPU than this marks its script as slow. CPU time, not wall
-/// time: a run preempted on a busy machine is not slow.
-const FAST_RUN_NS: u64 = 1_000_000;
-
-/// CPU time of the calling thread, in ns.
-fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid timespec to write into.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
 /// True when `body` cannot run for an unbounded time: it has no loop, defines no
 /// function (so no recursion, no Lua callbacks) and loads no code. Found by words,
 /// conservatively: such a word inside a string or comment also counts. Its run
@@ -282,7 +276,7 @@ pub struct RunSummary {
 /// The scripting state inside the engine.
 pub struct Scripting {
     vm: Vm,
-    scripts: HashMap<String, Script>,
+    scripts: ahash::AHashMap<String, Script>,
     /// EVAL-created scripts by last use.
     lru: BTreeMap<u64, String>,
     lru_clock: u64,
@@ -303,7 +297,7 @@ impl Scripting {
         let vm = Vm::new(memory_limit, run_state.clone()).expect("building the Lua sandbox cannot fail");
         Scripting {
             vm,
-            scripts: HashMap::new(),
+            scripts: ahash::AHashMap::new(),
             lru: BTreeMap::new(),
             lru_clock: 0,
             scripts_mem: 0,
@@ -423,17 +417,28 @@ impl Scripting {
         }
     }
 
-    /// True when the script is straight-line code (`is_straight_line`) or every run
-    /// of it so far was short (under 1 ms of CPU). The server runs such scripts inline on
+    /// True when the script is straight-line code (`is_straight_line`) or no run of
+    /// it so far executed a hook period (100000 Lua instructions, well under a
+    /// millisecond). Counting instructions, not time: a run slowed by the machine
+    /// or by a command it called (a rehash, a big reply) is not a long script, and
+    /// a hook can only stop Lua code anyway. The server runs such scripts inline on
     /// its I/O thread; any other script runs where a long run cannot stall the
     /// other connections (see `server::connection`). A known-fast script that
     /// suddenly runs long stalls the others until it ends (they then cannot get
     /// BUSY or send SCRIPT KILL), and is treated as unknown from then on.
     pub fn is_known_fast(&self, argv: &[Bytes]) -> bool {
         let Some(name) = argv.first() else { return false };
+        let mut buf = [0u8; 40];
         let sha = if name.eq_ignore_ascii_case(b"evalsha") || name.eq_ignore_ascii_case(b"evalsha_ro") {
-            match argv.get(1).map(|s| std::str::from_utf8(s)) {
-                Some(Ok(s)) if s.len() == 40 => s.to_ascii_lowercase(),
+            match argv.get(1) {
+                Some(s) if s.len() == 40 => {
+                    buf.copy_from_slice(s);
+                    buf.make_ascii_lowercase();
+                    match std::str::from_utf8(&buf) {
+                        Ok(s) => s.to_string(),
+                        Err(_) => return true,
+                    }
+                }
                 _ => return true,
             }
         } else {
@@ -473,10 +478,10 @@ impl Scripting {
         None
     }
 
-    fn record_run(&mut self, sha: &str, cpu_ns: u64) {
+    fn record_run(&mut self, sha: &str, long: bool) {
         if let Some(s) = self.scripts.get_mut(sha) {
             s.runs += 1;
-            s.slow |= cpu_ns >= FAST_RUN_NS;
+            s.slow |= long;
         }
     }
 
@@ -565,7 +570,6 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
     ctx.eng.frozen_now = now;
     ctx.eng.in_script = true;
     run_state.begin(ctx.eng.config.busy_reply_threshold, false);
-    let started = thread_cpu_ns();
     shared.run.set(&mut run as *mut RunCtx);
     let result = {
         // The engine is reached only through `run.eng` until the run is over.
@@ -573,6 +577,7 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
         scripting_vm.call(ctx, &func)
     };
     shared.run.set(std::ptr::null_mut());
+    let long = run_state.hooked.load(Ordering::Relaxed) >= 2;
     let killed_mode = run_state.line_hook_set();
     run_state.close_requests(ctx.eng);
     run_state.end();
@@ -581,11 +586,11 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
     let RunCtx { client, wrote, random, resp: script_resp, .. } = run;
     ctx.eng.script_client = Some(client);
     let scripting = &mut ctx.eng.scripting;
+    scripting.last_run = RunSummary { sha: inv.sha.to_string(), wrote, random };
     if killed_mode {
         scripting.vm.reset_hook();
     }
-    scripting.last_run = RunSummary { sha: inv.sha.to_string(), wrote, random };
-    scripting.record_run(inv.sha, thread_cpu_ns().saturating_sub(started));
+    scripting.record_run(inv.sha, long);
     scripting.gc_step();
     let reply = match result {
         Ok((true, v)) => convert::lua_to_reply(&v, script_resp),

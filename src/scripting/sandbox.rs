@@ -110,7 +110,8 @@ impl Vm {
         self.runner.call::<(bool, Value)>(f)
     }
 
-    /// Back to the plain count hook after a kill switched it to every line.
+    /// The plain count hook with its count restarted (also after a kill switched it
+    /// to every line).
     pub fn reset_hook(&self) {
         let _ = self.lua.set_global_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), hook);
     }
