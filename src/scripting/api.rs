@@ -234,6 +234,7 @@ fn args_to_argv(args: impl Iterator<Item = Value>) -> Result<Vec<Bytes>, ()> {
 /// Both are C functions to Lua, as in Redis, so `return redis.call(...)` keeps the
 /// script's frame for the error position.
 fn script_call(lua: &Lua, shared: &VmShared, args: MultiValue, is_pcall: bool) -> mlua::Result<Value> {
+    let _unlimited = super::sandbox::Unlimited::new(lua);
     let err = |lua: &Lua, text: &str| -> mlua::Result<Value> {
         if is_pcall {
             Ok(Value::Table(convert::error_table(lua, text, false)?))

@@ -312,7 +312,7 @@ impl Scripting {
     /// Applies a new `lua-memory-limit`.
     pub fn set_memory_limit(&mut self, limit: u64) {
         self.memory_limit = limit.min(usize::MAX as u64) as usize;
-        let _ = self.vm.lua.set_memory_limit(self.memory_limit);
+        self.vm.memory_limit = self.memory_limit;
     }
 
     /// Number of cached scripts (`number_of_cached_scripts`).
@@ -360,15 +360,10 @@ impl Scripting {
         }
         let (flags, shebang_len) = shebang::parse(body).map_err(CommandError::Err)?;
         let code = &body[shebang_len..];
-        let func = match self.vm.compile(code) {
-            Err(msg) if msg.contains("not enough memory") => {
-                // Garbage a failed script left at the memory limit: collect, retry.
-                self.vm.collect_garbage(self.memory_limit);
-                self.vm.compile(code)
-            }
-            other => other,
-        }
-        .map_err(|msg| CommandError::err(format!("Error compiling script (new function): {msg}")))?;
+        let func = self
+            .vm
+            .compile(code)
+            .map_err(|msg| CommandError::err(format!("Error compiling script (new function): {msg}")))?;
         let lru = if from_eval {
             while self.lru.len() >= EVAL_LRU_LENGTH {
                 let Some((_, oldest)) = self.lru.pop_first() else { break };
@@ -586,7 +581,11 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
     let RunCtx { client, wrote, random, resp: script_resp, .. } = run;
     ctx.eng.script_client = Some(client);
     let scripting = &mut ctx.eng.scripting;
-    scripting.last_run = RunSummary { sha: inv.sha.to_string(), wrote, random };
+    // Reuses the summary's buffer: no allocation per run.
+    let last = &mut scripting.last_run;
+    last.sha.clear();
+    last.sha.push_str(inv.sha);
+    (last.wrote, last.random) = (wrote, random);
     if killed_mode {
         scripting.vm.reset_hook();
     }
@@ -601,7 +600,7 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
     if vm_lua.used_memory() > (64 << 20).min(scripting.memory_limit / 2) {
         // A script that built something huge leaves it as garbage: give it back now
         // (also when it failed at the memory limit).
-        scripting.vm.collect_garbage(scripting.memory_limit);
+        scripting.vm.collect_garbage();
     }
     Ok(reply)
 }
