@@ -55,11 +55,12 @@ fn eval_generic(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, read_only: bool) ->
         ctx.eng.feed_monitors(ctx.client, argv);
     }
     let sha = if by_sha {
-        let sha = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
-        if !ctx.eng.scripting.exists(sha.as_bytes()) {
-            return Err(noscript());
+        let mut sha = argv[1].to_vec();
+        sha.make_ascii_lowercase();
+        match String::from_utf8(sha) {
+            Ok(sha) if ctx.eng.scripting.body(&sha).is_some() => sha,
+            _ => return Err(noscript()),
         }
-        sha
     } else {
         ctx.eng.scripting.create(&argv[1], true)?
     };

@@ -478,9 +478,14 @@ impl Engine {
 
     /// Runs a command for a script (`scriptCall` after its checks): the same `call`
     /// as clients, with the script's client.
-    pub fn call_from_script(&mut self, client: &mut Client, spec: &'static CommandSpec, argv: &[Bytes]) -> Reply {
-        let mut clock = Instant::now();
-        self.call(client, spec, argv, &mut clock)
+    pub fn call_from_script(
+        &mut self,
+        client: &mut Client,
+        spec: &'static CommandSpec,
+        argv: &[Bytes],
+        clock: &mut Instant,
+    ) -> Reply {
+        self.call(client, spec, argv, clock)
     }
 
     /// Sends `argv` as `client`'s command to every MONITOR.

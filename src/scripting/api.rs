@@ -116,6 +116,9 @@ pub struct VmShared {
 pub struct RunCtx {
     /// The engine, borrowed from the EVAL handler for the duration of the run.
     pub eng: *mut Engine,
+    /// When the last command of the script ended (the next one's start: one
+    /// clock read per command, as for clients).
+    pub clock: std::time::Instant,
     /// The client the script's commands run as.
     pub client: Box<Client>,
     pub sha: String,
@@ -179,7 +182,7 @@ impl RunCtx {
         self.random |= random;
         eng.script_propagation_off = self.repl & REPL_REPLICA == 0;
         self.client.resp = self.resp;
-        let reply = eng.call_from_script(&mut self.client, spec, argv);
+        let reply = eng.call_from_script(&mut self.client, spec, argv, &mut self.clock);
         eng.script_propagation_off = false;
         if spec.tips.contains(&"nondeterministic_output_order") {
             convert::sort_reply(reply)

@@ -111,7 +111,7 @@ impl ScriptRun {
         self.epoch.get_or_init(Instant::now).elapsed().as_micros() as u64
     }
 
-    fn begin(&self, threshold_ms: u64, from_primary: bool) {
+    fn begin(&self, started: Instant, threshold_ms: u64, from_primary: bool) {
         self.timed_out.store(false, Ordering::Relaxed);
         self.wrote.store(false, Ordering::Relaxed);
         self.kill.store(false, Ordering::Relaxed);
@@ -119,7 +119,8 @@ impl ScriptRun {
         self.hooked.store(0, Ordering::Relaxed);
         self.from_primary.store(from_primary, Ordering::Relaxed);
         self.threshold_ms.store(threshold_ms, Ordering::Relaxed);
-        self.started_us.store(self.now_us(), Ordering::Relaxed);
+        let epoch = *self.epoch.get_or_init(|| started);
+        self.started_us.store(started.saturating_duration_since(epoch).as_micros() as u64, Ordering::Relaxed);
         self.requests.lock().accepting = true;
         self.running.store(true, Ordering::Release);
     }
@@ -528,7 +529,6 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
     if !flags.compat && !flags.no_writes && inv.read_only_command {
         return Err(CommandError::err("Can not execute a script with write flag using *_ro command."));
     }
-    scripting.touch(inv.sha);
     let vm_lua = scripting.vm.lua.clone();
     let globals = scripting.vm.globals.clone();
     let shared = scripting.vm.shared.clone();
@@ -547,9 +547,11 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
     client.db = ctx.client.db;
     client.resp = 2;
     let now = ctx.now();
+    let started = Instant::now();
     let verbatim = ctx.eng.config.script_replication == crate::config::ScriptReplication::Verbatim;
     let mut run = RunCtx {
         eng: &mut *ctx.eng as *mut _,
+        clock: started,
         client,
         sha: inv.sha.to_string(),
         flags,
@@ -564,7 +566,7 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
     };
     ctx.eng.frozen_now = now;
     ctx.eng.in_script = true;
-    run_state.begin(ctx.eng.config.busy_reply_threshold, false);
+    run_state.begin(started, ctx.eng.config.busy_reply_threshold, false);
     shared.run.set(&mut run as *mut RunCtx);
     let result = {
         // The engine is reached only through `run.eng` until the run is over.
@@ -590,6 +592,7 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
         scripting.vm.reset_hook();
     }
     scripting.record_run(inv.sha, long);
+    scripting.touch(inv.sha);
     scripting.gc_step();
     let reply = match result {
         Ok((true, v)) => convert::lua_to_reply(&v, script_resp),
