@@ -1207,3 +1207,20 @@ fn watch_is_broken_by_a_script_write() {
     assert_eq!(c(&mut r, "GET wk"), "+QUEUED\r\n");
     assert_eq!(c(&mut r, "EXEC"), "*-1\r\n");
 }
+
+/// S-92: a command refused with BUSY inside a transaction makes EXEC fail, as any
+/// refused command does.
+#[test]
+fn s92_busy_refusal_inside_multi_aborts_the_transaction() {
+    let s = Server::start(&["--busy-reply-threshold", "100"]);
+    let mut a = s.raw();
+    assert_eq!(c(&mut a, "MULTI"), "+OK\r\n");
+    let script = spawn_eval(&s, "while true do end");
+    let mut b = s.raw();
+    wait_busy(&mut b);
+    assert_eq!(c(&mut a, "SET k v"), BUSY);
+    assert_eq!(c(&mut b, "SCRIPT KILL"), "+OK\r\n");
+    assert_eq!(script.join().expect("eval thread"), Some(killed(LOOP_SHA)));
+    assert_eq!(c(&mut a, "EXEC"), "-EXECABORT Transaction discarded because of previous errors.\r\n");
+    assert_eq!(c(&mut a, "EXISTS k"), ":0\r\n");
+}

@@ -476,6 +476,20 @@ impl Engine {
         reply
     }
 
+    /// Books a command of client `id` refused while a script was busy: its
+    /// transaction (if open) fails at EXEC, the refusal counts in the stats.
+    pub fn note_refused_while_busy(&mut self, id: u64, name: &[u8], code: &str) {
+        if let Some(m) = self.clients.get_mut(&id).and_then(|c| c.multi.as_mut()) {
+            m.errored = true;
+        }
+        if let Some(spec) = CommandTable::get().resolve(std::slice::from_ref(&Bytes::copy_from_slice(name))) {
+            self.stats.command(spec.id).rejected_calls += 1;
+        }
+        if !code.is_empty() {
+            self.count_error(code);
+        }
+    }
+
     /// Runs a command for a script (`scriptCall` after its checks): the same `call`
     /// as clients, with the script's client.
     pub fn call_from_script(

@@ -396,7 +396,22 @@ impl Conn {
         while self.shared.script.is_timed_out() {
             let Some(argv) = self.pending.front() else { break };
             let reply = match busy_reply(argv, &self.shared.script) {
-                Busy::Reply(r) => r,
+                Busy::Reply(r) => {
+                    if self.id != 0 {
+                        // The refusal counts as for any refused command, and makes
+                        // an open transaction fail at EXEC (EXECABORT), as in Redis.
+                        let (id, name) = (self.id, argv[0].clone());
+                        let code = match &r {
+                            Reply::Error(e) => e.split(' ').next().unwrap_or("ERR").to_string(),
+                            _ => String::new(),
+                        };
+                        let _ = self.shared.script.submit(Box::new(move |eng| {
+                            eng.note_refused_while_busy(id, &name, &code);
+                            Ok((Reply::NoReply, id))
+                        }));
+                    }
+                    r
+                }
                 Busy::ViaHook => {
                     // Registers the connection too when it arrived during the script.
                     let slot = Arc::new(parking_lot::Mutex::new(self.registration.take()));
