@@ -568,11 +568,7 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
     ctx.eng.in_script = true;
     run_state.begin(started, ctx.eng.config.busy_reply_threshold, false);
     shared.run.set(&mut run as *mut RunCtx);
-    let result = {
-        // The engine is reached only through `run.eng` until the run is over.
-        let scripting_vm = VmCall { lua: &vm_lua };
-        scripting_vm.call(ctx, &func)
-    };
+    let result = enter_vm(ctx, &func);
     shared.run.set(std::ptr::null_mut());
     let long = run_state.hooked.load(Ordering::Relaxed) >= 2;
     let killed_mode = run_state.line_hook_set();
@@ -608,21 +604,15 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
     Ok(reply)
 }
 
-/// The one place the VM is entered for a run.
-struct VmCall<'a> {
-    lua: &'a mlua::Lua,
-}
-
-impl VmCall<'_> {
-    fn call(&self, ctx: &mut Ctx, func: &mlua::Function) -> mlua::Result<(bool, mlua::Value)> {
-        let _ = self.lua;
-        // The runner lives in the VM; fetch it without keeping a borrow of the engine.
-        let runner_vm: *const Vm = &ctx.eng.scripting.vm;
-        // SAFETY: the VM is not replaced while a script runs (SCRIPT FLUSH is a
-        // noscript command), and Rust functions reach the engine only through the
-        // run context, never through this reference.
-        unsafe { &*runner_vm }.run(func)
-    }
+/// Enters the VM for a run. From here until the run is over the engine is reached
+/// only through the run context's pointer (`RunCtx::eng`).
+fn enter_vm(ctx: &mut Ctx, func: &mlua::Function) -> mlua::Result<(bool, mlua::Value)> {
+    let vm: *const Vm = &ctx.eng.scripting.vm;
+    // SAFETY: the VM is not replaced while a script runs (SCRIPT FLUSH is a
+    // noscript command, and the commands the hook runs meanwhile are allow-busy
+    // ones, SCRIPT FLUSH not among them); Rust functions reach the engine only
+    // through the run context, never through this reference.
+    unsafe { &*vm }.run(func)
 }
 
 fn lua_failure(e: mlua::Error) -> CommandError {
