@@ -170,9 +170,9 @@ fn s91_before_the_threshold_other_clients_wait() {
     let body = "local t = os.clock() while os.clock() - t < 0.4 do end return 'done'";
     // A PING that happens to run before the script starts is answered at once: retry.
     let mut attempts = 0;
-    wait_for(Duration::from_secs(15), "a PING sent during the script to wait for it", || {
+    wait_for(Duration::from_secs(30), "a PING sent during the script to wait for it", || {
         attempts += 1;
-        assert!(attempts <= 5, "the script never ran before the PING");
+        assert!(attempts <= 20, "the script never ran before the PING");
         let script = spawn_eval(&s, body);
         let start = Instant::now();
         let reply = c(&mut b, "PING");
@@ -190,9 +190,9 @@ fn s90_threshold_zero_disables_busy_and_kill() {
     let mut k = s.raw();
     let body = "local t = os.clock() while os.clock() - t < 0.3 do end return 'done'";
     let mut attempts = 0;
-    wait_for(Duration::from_secs(15), "commands sent during the script to wait for it", || {
+    wait_for(Duration::from_secs(30), "commands sent during the script to wait for it", || {
         attempts += 1;
-        assert!(attempts <= 5, "the script never ran before the PING");
+        assert!(attempts <= 20, "the script never ran before the PING");
         let script = spawn_eval(&s, body);
         let start = Instant::now();
         b.send(&resp(&[b"PING"]));
