@@ -276,27 +276,19 @@ impl Engine {
     /// authentication, the RESP2 subscriber context. A refusal inside MULTI makes the
     /// transaction fail at EXEC (EXECABORT).
     fn admit(&mut self, client: &mut Client, argv: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
-        let table = CommandTable::get();
         let refuse = |eng: &mut Engine, client: &mut Client, spec, err| {
             if let Some(m) = client.multi.as_mut() {
                 m.errored = true;
             }
             Err(eng.reject(spec, err))
         };
-        let Some(spec) = table.resolve(argv) else {
-            return refuse(self, client, None, unknown_command(argv));
+        let spec = match lookup(argv) {
+            Ok(spec) => spec,
+            Err(refusal) => {
+                let err = refusal.error(argv);
+                return refuse(self, client, refusal.spec(), err);
+            }
         };
-        if !spec.subcommands.is_empty() && argv.len() >= 2 {
-            // A container whose subcommand is unknown.
-            let err = CommandError::UnknownSubcommand {
-                sub: String::from_utf8_lossy(&argv[1]).into_owned(),
-                cmd: spec.name.to_ascii_uppercase(),
-            };
-            return refuse(self, client, Some(spec), err);
-        }
-        if spec.handler.is_none() || !spec.arity_ok(argv.len()) {
-            return refuse(self, client, Some(spec), CommandError::WrongArity(spec.name.to_string()));
-        }
         if !client.authenticated && !spec.flags.no_auth {
             return refuse(self, client, Some(spec), CommandError::NoAuth);
         }
@@ -610,6 +602,50 @@ pub fn redacted_args(argv: &[Bytes]) -> Vec<usize> {
         }
     }
     Vec::new()
+}
+
+/// Why `lookup` refused a command.
+#[derive(Debug, Clone, Copy)]
+pub enum LookupRefusal {
+    UnknownCommand,
+    /// A container command whose subcommand is unknown.
+    UnknownSubcommand(&'static CommandSpec),
+    WrongArity(&'static CommandSpec),
+}
+
+impl LookupRefusal {
+    /// The command the refusal counts against (`rejected_calls`), if known.
+    pub fn spec(&self) -> Option<&'static CommandSpec> {
+        match *self {
+            LookupRefusal::UnknownCommand => None,
+            LookupRefusal::UnknownSubcommand(s) | LookupRefusal::WrongArity(s) => Some(s),
+        }
+    }
+
+    /// The error a client gets.
+    pub fn error(&self, argv: &[Bytes]) -> CommandError {
+        match *self {
+            LookupRefusal::UnknownCommand => unknown_command(argv),
+            LookupRefusal::UnknownSubcommand(s) => CommandError::UnknownSubcommand {
+                sub: String::from_utf8_lossy(&argv[1]).into_owned(),
+                cmd: s.name.to_ascii_uppercase(),
+            },
+            LookupRefusal::WrongArity(s) => CommandError::WrongArity(s.name.to_string()),
+        }
+    }
+}
+
+/// The first check of the gate, shared by clients, scripts and busy-time replies:
+/// the command (or subcommand) exists and its arity holds.
+pub fn lookup(argv: &[Bytes]) -> Result<&'static CommandSpec, LookupRefusal> {
+    let spec = CommandTable::get().resolve(argv).ok_or(LookupRefusal::UnknownCommand)?;
+    if !spec.subcommands.is_empty() && argv.len() >= 2 {
+        return Err(LookupRefusal::UnknownSubcommand(spec));
+    }
+    if spec.handler.is_none() || !spec.arity_ok(argv.len()) {
+        return Err(LookupRefusal::WrongArity(spec));
+    }
+    Ok(spec)
 }
 
 /// The "unknown command" error with its argument preview (at most 128 bytes in all).

@@ -10,7 +10,7 @@ use super::convert;
 use super::shebang::ScriptFlags;
 use super::ScriptRun;
 use crate::commands::table::{CommandSpec, CommandTable};
-use crate::engine::{Client, Engine};
+use crate::engine::{Client, Engine, LookupRefusal};
 use crate::protocol::Reply;
 use bytes::Bytes;
 use mlua::{Lua, MultiValue, Table, Value};
@@ -150,14 +150,13 @@ impl RunCtx {
         // handler does not touch it while the script runs, and scripts run on one
         // thread, so this is the only live access.
         let eng = unsafe { &mut *self.eng };
-        let table = CommandTable::get();
-        let spec = match table.resolve(argv) {
-            Some(s) if s.subcommands.is_empty() || argv.len() < 2 => s,
-            _ => return Reply::Error("ERR Unknown Redis command called from script".into()),
+        let spec = match crate::engine::lookup(argv) {
+            Ok(spec) => spec,
+            Err(LookupRefusal::WrongArity(spec)) => {
+                return reject(eng, spec, "ERR Wrong number of args calling Redis command from script")
+            }
+            Err(_) => return Reply::Error("ERR Unknown Redis command called from script".into()),
         };
-        if spec.handler.is_none() || !spec.arity_ok(argv.len()) {
-            return reject(eng, spec, "ERR Wrong number of args calling Redis command from script");
-        }
         if spec.flags.noscript {
             return reject(eng, spec, "ERR This Redis command is not allowed from script");
         }

@@ -3,8 +3,6 @@
 //! command error is just a reply.
 
 use super::Shared;
-use crate::commands::error::CommandError;
-use crate::commands::table::CommandTable;
 use crate::engine::{Client, ClientHandle, Exec};
 use crate::protocol::{encode, DecodeLimits, Reply, RequestDecoder};
 use crate::scripting::ScriptRun;
@@ -596,18 +594,10 @@ enum Busy {
 
 /// How to answer `argv` while a script is timed out.
 fn busy_reply(argv: &[Bytes], run: &ScriptRun) -> Busy {
-    let table = CommandTable::get();
-    let spec = match table.resolve(argv) {
-        Some(s) if s.subcommands.is_empty() || argv.len() < 2 => s,
-        Some(s) => {
-            let sub = String::from_utf8_lossy(&argv[1]).into_owned();
-            return Busy::Reply(CommandError::UnknownSubcommand { sub, cmd: s.name.to_ascii_uppercase() }.into_reply());
-        }
-        None => return Busy::Reply(crate::engine::unknown_command(argv).into_reply()),
+    let spec = match crate::engine::lookup(argv) {
+        Ok(spec) => spec,
+        Err(refusal) => return Busy::Reply(refusal.error(argv).into_reply()),
     };
-    if spec.handler.is_none() || !spec.arity_ok(argv.len()) {
-        return Busy::Reply(CommandError::WrongArity(spec.name.to_string()).into_reply());
-    }
     match spec.name {
         "script|kill" => Busy::Reply(run.request_kill().reply()),
         "shutdown" if argv[1..].iter().any(|a| a.eq_ignore_ascii_case(b"nosave")) => {
