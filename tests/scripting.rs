@@ -1224,3 +1224,30 @@ fn s92_busy_refusal_inside_multi_aborts_the_transaction() {
     assert_eq!(c(&mut a, "EXEC"), "-EXECABORT Transaction discarded because of previous errors.\r\n");
     assert_eq!(c(&mut a, "EXISTS k"), ":0\r\n");
 }
+
+/// `lua-memory-limit` set at runtime applies to the next script; lifting it again
+/// lets the same script run.
+#[test]
+fn lua_memory_limit_changes_at_runtime() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    let body = "return #string.rep('x', 100 * 1024 * 1024)";
+    assert_eq!(eval(&mut r, body), ":104857600\r\n");
+    assert_eq!(c(&mut r, "CONFIG SET lua-memory-limit 32mb"), "+OK\r\n");
+    let reply = eval(&mut r, body);
+    assert!(reply.starts_with("-ERR") && reply.contains("memory"), "{reply:?}");
+    assert_eq!(c(&mut r, "CONFIG SET lua-memory-limit 1gb"), "+OK\r\n");
+    assert_eq!(eval(&mut r, body), ":104857600\r\n");
+}
+
+/// moonkv has no Lua debugger: SCRIPT DEBUG NO is accepted, YES/SYNC refused with
+/// a clear error, anything else gets Redis's usage text.
+#[test]
+fn script_debug_modes() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    assert_eq!(c(&mut r, "SCRIPT DEBUG NO"), "+OK\r\n");
+    assert_eq!(c(&mut r, "SCRIPT DEBUG YES"), "-ERR SCRIPT DEBUG is not supported by moonkv\r\n");
+    assert_eq!(c(&mut r, "SCRIPT DEBUG SYNC"), "-ERR SCRIPT DEBUG is not supported by moonkv\r\n");
+    assert_eq!(c(&mut r, "SCRIPT DEBUG MAYBE"), "-ERR Use SCRIPT DEBUG YES/SYNC/NO\r\n");
+}
