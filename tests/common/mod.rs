@@ -64,10 +64,11 @@ impl Server {
                 "yes".into(),
             ];
             args.extend(extra.iter().map(|s| s.to_string()));
+            let log = std::fs::File::create(dir.path().join("server.log")).expect("server log");
             let child = Command::new(bin)
                 .args(&args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stdout(log.try_clone().expect("log handle"))
+                .stderr(log)
                 .spawn()
                 .unwrap_or_else(|e| panic!("spawn {bin}: {e}"));
             let mut server = Server { child, port, dir };
@@ -76,14 +77,42 @@ impl Server {
                 if let Ok(Some(_)) = server.child.try_wait() {
                     break; // exited: port taken or bad args; retry with another port
                 }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return server;
+                if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
+                    // Another test's server may have taken the port between `free_port`
+                    // and our bind: only a server with our child's pid will do.
+                    if server.owns(stream) {
+                        return server;
+                    }
+                    break;
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
             let _ = server.child.kill();
+            let _ = server.child.wait();
         }
         panic!("could not start {bin}");
+    }
+
+    /// True when the server answering on `stream` is this test's child process
+    /// (INFO server's `process_id`). A server refusing INFO before AUTH is taken as ours
+    /// if the child is still running a moment later (a failed bind exits at once).
+    fn owns(&mut self, stream: TcpStream) -> bool {
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        let mut raw = Raw { reader: BufReader::new(stream.try_clone().expect("clone")), stream };
+        raw.send(&resp(&[b"INFO", b"server"]));
+        let reply = raw.read_str();
+        match reply.split("\r\n").find_map(|l| l.strip_prefix("process_id:")) {
+            Some(pid) => pid.trim() == self.child.id().to_string(),
+            None => {
+                std::thread::sleep(Duration::from_millis(200));
+                self.alive()
+            }
+        }
+    }
+
+    /// The server's log so far (stdout and stderr).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
     /// A `redis` crate connection.
@@ -107,6 +136,16 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // A failing test shows how its server ended and what it logged.
+            let status = self.child.try_wait();
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("--- server on port {} (exit: {status:?}), last log lines:", self.port);
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
