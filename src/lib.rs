@@ -11,6 +11,7 @@
 //! * `config`    – the settings table, redis.conf parser, CONFIG GET/SET/REWRITE.
 //! * `scripting` – the Lua VM and sandbox, the redis.* API, conversions, the script
 //!   cache, determinism, the busy-script state.
+//! * `rdb`       – the RDB format: reader, writer, LZF, CRC64, DUMP payloads.
 //! * `server`    – listener, connection tasks, timers (active expiry, client timeouts).
 
 /// The Redis version moonkv reports (INFO `redis_version`, HELLO `version`): the
@@ -22,6 +23,7 @@ pub mod config;
 pub mod db;
 pub mod engine;
 pub mod protocol;
+pub mod rdb;
 pub mod scripting;
 pub mod server;
 pub mod util;

@@ -124,6 +124,26 @@ impl Value {
         Value::Str(RStr::new(b))
     }
 
+    /// A list value.
+    pub fn list(l: super::list::ListValue) -> Value {
+        Value::List(Box::new(l))
+    }
+
+    /// A hash value.
+    pub fn hash(h: super::hash::HashValue) -> Value {
+        Value::Hash(Box::new(h))
+    }
+
+    /// A set value.
+    pub fn set(s: super::set::SetValue) -> Value {
+        Value::Set(Box::new(s))
+    }
+
+    /// A sorted-set value.
+    pub fn zset(z: super::zset::ZSetValue) -> Value {
+        Value::ZSet(Box::new(z))
+    }
+
     /// TYPE name.
     pub fn type_name(&self) -> &'static str {
         match self {
