@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: moonkv vs the installed redis-server, same flags, same
 # machine, alternating runs, median of ROUNDS rounds. Prints ops/s and the ratio
-# moonkv/redis, then memory after DEBUG POPULATE 1000000.
+# moonkv/redis, then memory after DEBUG POPULATE 1000000, then SAVE/load/BGSAVE figures.
 #
 #   ROUNDS=3 N=200000 ./scripts/bench.sh
 set -euo pipefail
@@ -118,3 +118,47 @@ for field in used_memory used_memory_rss; do
 done
 m=$(( ($(mem "$MPORT" used_memory) - mbase) / POPULATE )); r=$(( ($(mem "$RPORT" used_memory) - rbase) / POPULATE ))
 printf "%-28s %14s %14s %8s\n" "bytes per key (used_memory)" "$m" "$r" "$(awk -v m="$m" -v r="$r" 'BEGIN { printf "%.2f", m / r }')"
+
+# Persistence, with the POPULATE keys still loaded: SAVE time and file size, load
+# time at start-up, and the longest pause a client sees while a BGSAVE runs under
+# redis-benchmark load (max latency of SET/GET over the save).
+echo
+echo "persistence with $POPULATE keys (DEBUG POPULATE)"
+printf "%-28s %14s %14s %8s\n" "figure" "moonkv" "redis" "ratio"
+ms_now() { date +%s%3N; }
+declare -A SAVE_MS SIZE LOAD_MS PAUSE_MS
+for srv in moonkv:$MPORT:m redis:$RPORT:r; do
+  IFS=: read -r name port dir <<<"$srv"
+  t0=$(ms_now); $CLI -p "$port" save >/dev/null; t1=$(ms_now)
+  SAVE_MS[$name]=$((t1 - t0)); SIZE[$name]=$(stat -c %s "$TMP/$dir/dump.rdb")
+  mkdir -p "$TMP/load-$dir"; cp "$TMP/$dir/dump.rdb" "$TMP/load-$dir/"
+done
+for srv in moonkv:$MPORT:m redis:$RPORT:r; do
+  IFS=: read -r name port dir <<<"$srv"
+  # Longest pause: SET/GET under load while a BGSAVE runs from start to end.
+  $BENCH -p "$port" -c 50 -n 2000000 -r 1000000 -t set,get --csv >"$TMP/pause-$name.csv" 2>/dev/null &
+  BPID=$!
+  sleep 0.5
+  $CLI -p "$port" bgsave >/dev/null
+  while [ "$($CLI -p "$port" info persistence | tr -d '\r' | awk -F: '$1=="rdb_bgsave_in_progress"{print $2}')" != "0" ]; do sleep 0.05; done
+  sleep 0.3
+  kill "$BPID" 2>/dev/null || true; wait "$BPID" 2>/dev/null || true
+  PAUSE_MS[$name]=$(awk -F'","' 'NR > 1 { gsub(/"/, "", $8); if ($8 + 0 > m) m = $8 + 0 } END { print m + 0 }' "$TMP/pause-$name.csv")
+done
+# Load time: a new server on the same file, until it answers PING (loaded).
+load_ms() { # binary dir
+  local port; port=$(free_port)
+  local t0; t0=$(ms_now)
+  $1 --port "$port" --dir "$2" "${FLAGS[@]}" >/dev/null 2>&1 & local pid=$!
+  until [ "$($CLI -p "$port" ping 2>/dev/null)" = "PONG" ]; do sleep 0.01; done
+  echo $(($(ms_now) - t0))
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+kill $MPID $RPID; wait $MPID $RPID 2>/dev/null || true
+LOAD_MS[moonkv]=$(load_ms "$MOONKV" "$TMP/load-m")
+LOAD_MS[redis]=$(load_ms "$REDIS" "$TMP/load-r")
+row() { printf "%-28s %14s %14s %8s\n" "$1" "$2" "$3" "$(awk -v m="$2" -v r="$3" 'BEGIN { if (r > 0) printf "%.2f", m / r; else print "n/a" }')"; }
+row "SAVE ms" "${SAVE_MS[moonkv]}" "${SAVE_MS[redis]}"
+row "file bytes" "${SIZE[moonkv]}" "${SIZE[redis]}"
+row "load at start-up ms" "${LOAD_MS[moonkv]}" "${LOAD_MS[redis]}"
+row "max client pause in BGSAVE ms" "${PAUSE_MS[moonkv]}" "${PAUSE_MS[redis]}"

@@ -10,6 +10,7 @@ const USAGE: &str = "Usage: ./moonkv [/path/to/moonkv.conf] [options] [-]
        ./moonkv - (read config from stdin)
        ./moonkv -v or --version
        ./moonkv -h or --help
+       ./moonkv --check-rdb <file.rdb> (verify an RDB file, like redis-check-rdb)
 
 Examples:
        ./moonkv (run the server with default conf)
@@ -32,6 +33,22 @@ fn main() {
                     moonkv::REDIS_VERSION
                 );
                 return;
+            }
+            "--check-rdb" => {
+                let Some(file) = args.get(1) else {
+                    eprintln!("Usage: ./moonkv --check-rdb <rdb-file-name>");
+                    std::process::exit(1);
+                };
+                match moonkv::engine::persist::check_rdb(std::path::Path::new(file)) {
+                    Ok(report) => {
+                        print!("{report}");
+                        return;
+                    }
+                    Err(report) => {
+                        print!("{report}");
+                        std::process::exit(1);
+                    }
+                }
             }
             "-h" | "--help" => {
                 println!("{USAGE}");

@@ -204,7 +204,7 @@ fn string_for_bit_write<'c>(
 ) -> Result<(&'c mut Vec<u8>, Growth), CommandError> {
     let mut growth = Growth::Kept;
     if get_str_mut(ctx, key)?.is_none() {
-        ctx.set_value(key, Value::Str(RStr::Raw(vec![0; len])), false);
+        ctx.set_value(key, Value::Str(RStr::Raw(std::sync::Arc::new(vec![0; len]))), false);
         growth = Growth::Created;
     }
     // The key is a string now: it existed as one or was created just above.
@@ -368,7 +368,7 @@ pub fn bitop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if res.is_empty() {
         ctx.delete(dest);
     } else {
-        ctx.set_value(dest, Value::Str(RStr::Raw(res)), false);
+        ctx.set_value(dest, Value::Str(RStr::Raw(std::sync::Arc::new(res))), false);
     }
     Ok(Reply::Int(len))
 }

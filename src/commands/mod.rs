@@ -5,6 +5,7 @@
 pub mod args;
 pub mod bits;
 pub mod connection;
+pub mod dump;
 pub mod error;
 pub mod hashes;
 pub mod keys;

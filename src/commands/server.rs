@@ -48,6 +48,9 @@ pub fn commands() -> Vec<CommandSpec> {
         cmd("monitor", 1, "admin noscript loading stale", "@admin @slow @dangerous", (0, 0, 0), "", "", Some(monitor)),
         cmd("shutdown", -1, "admin noscript loading stale no_multi allow_busy", "@admin @slow @dangerous", (0, 0, 0), "", "", Some(shutdown)),
         cmd("debug", -2, "admin noscript loading stale", "@admin @slow @dangerous", (0, 0, 0), "", "", Some(debug)),
+        cmd("save", 1, "admin noscript no_async_loading no_multi", "@admin @slow @dangerous", (0, 0, 0), "", "", Some(save)),
+        cmd("bgsave", -1, "admin noscript no_async_loading", "@admin @slow @dangerous", (0, 0, 0), "", "", Some(bgsave)),
+        cmd("lastsave", 1, "loading stale fast", "@admin @fast @dangerous", (0, 0, 0), "", "nondeterministic_output", Some(lastsave)),
     ]
 }
 
@@ -311,25 +314,49 @@ pub fn info_section(ctx: &mut Ctx, name: &str) -> String {
             f!("lazyfreed_objects:0");
         }
         "persistence" => {
+            let p = &eng.persist;
             f!("# Persistence");
-            f!("loading:0");
+            f!("loading:{}", p.loading.is_some() as u8);
             f!("async_loading:0");
+            if let Some(l) = &p.loading {
+                let done = l.loaded_bytes.load(std::sync::atomic::Ordering::Relaxed);
+                let perc = if l.total_bytes > 0 { done as f64 * 100.0 / l.total_bytes as f64 } else { 0.0 };
+                let elapsed = l.started.elapsed().as_secs_f64();
+                let eta = if done > 0 {
+                    ((l.total_bytes.saturating_sub(done)) as f64 * elapsed / done as f64) as u64
+                } else {
+                    1
+                };
+                f!("loading_start_time:{}", l.started_unix);
+                f!("loading_total_bytes:{}", l.total_bytes);
+                f!("loading_rdb_used_mem:0");
+                f!("loading_loaded_bytes:{done}");
+                f!("loading_loaded_perc:{perc:.2}");
+                f!("loading_eta_seconds:{eta}");
+            }
             f!("current_cow_peak:0");
             f!("current_cow_size:0");
             f!("current_cow_size_age:0");
             f!("current_fork_perc:0.00");
-            f!("current_save_keys_processed:0");
-            f!("current_save_keys_total:0");
+            let (done, total) = p
+                .bgsave
+                .as_ref()
+                .map_or((0, 0), |b| (b.keys_done.load(std::sync::atomic::Ordering::Relaxed), b.keys_total));
+            f!("current_save_keys_processed:{done}");
+            f!("current_save_keys_total:{total}");
             f!("rdb_changes_since_last_save:{}", eng.dirty);
-            f!("rdb_bgsave_in_progress:0");
-            f!("rdb_last_save_time:{}", eng.started_unix_ms / 1000);
-            f!("rdb_last_bgsave_status:ok");
-            f!("rdb_last_bgsave_time_sec:-1");
-            f!("rdb_current_bgsave_time_sec:-1");
-            f!("rdb_saves:0");
+            f!("rdb_bgsave_in_progress:{}", p.bgsave.is_some() as u8);
+            f!("rdb_last_save_time:{}", p.last_save);
+            f!("rdb_last_bgsave_status:{}", if p.last_bgsave_ok { "ok" } else { "err" });
+            f!("rdb_last_bgsave_time_sec:{}", p.last_bgsave_secs);
+            f!(
+                "rdb_current_bgsave_time_sec:{}",
+                p.bgsave.as_ref().map_or(-1, |b| b.started.elapsed().as_secs() as i64)
+            );
+            f!("rdb_saves:{}", p.saves);
             f!("rdb_last_cow_size:0");
-            f!("rdb_last_load_keys_expired:0");
-            f!("rdb_last_load_keys_loaded:0");
+            f!("rdb_last_load_keys_expired:{}", p.last_load_keys_expired);
+            f!("rdb_last_load_keys_loaded:{}", p.last_load_keys_loaded);
             f!("aof_enabled:0");
             f!("aof_rewrite_in_progress:0");
             f!("aof_rewrite_scheduled:0");
@@ -808,6 +835,35 @@ pub fn monitor(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     Ok(Reply::ok())
 }
 
+/// SAVE
+pub fn save(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    ctx.eng.save_now().map_err(CommandError::Coded)?;
+    Ok(Reply::ok())
+}
+
+/// BGSAVE [SCHEDULE]
+pub fn bgsave(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let schedule = match argv.get(1) {
+        None => false,
+        Some(a) if argv.len() == 2 && a.eq_ignore_ascii_case(b"schedule") => true,
+        Some(_) => return Err(CommandError::Syntax),
+    };
+    if ctx.eng.persist.bgsave.is_some() {
+        if schedule {
+            ctx.eng.persist.bgsave_scheduled = true;
+            return Ok(Reply::Status("Background saving scheduled".into()));
+        }
+        return Err(CommandError::err("Background save already in progress"));
+    }
+    ctx.eng.bgsave_start().map_err(CommandError::Coded)?;
+    Ok(Reply::Status("Background saving started".into()))
+}
+
+/// LASTSAVE
+pub fn lastsave(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(ctx.eng.persist.last_save))
+}
+
 /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
 pub fn shutdown(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (mut save, mut nosave, mut abort) = (false, false, false);
@@ -826,7 +882,14 @@ pub fn shutdown(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if abort {
         return Err(CommandError::err("No shutdown in progress."));
     }
-    ctx.eng.shutdown = Some(ShutdownRequest { save });
+    let force = argv[1..].iter().any(|a| a.eq_ignore_ascii_case(b"force"));
+    if save || (!nosave && !ctx.eng.config.save.is_empty()) {
+        // As Redis: a failed save keeps the server up unless FORCE.
+        if ctx.eng.shutdown_save().is_err() && !force {
+            return Err(CommandError::err("Errors trying to SHUTDOWN. Check logs."));
+        }
+    }
+    ctx.eng.shutdown = Some(ShutdownRequest { save: false });
     ctx.eng.events.shutdown.notify_one();
     ctx.client.flags.close_after_reply = true;
     // Redis closes the connection without a reply when the shutdown goes ahead.
@@ -870,6 +933,14 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 "    Create <count> string keys named key:<num>, or <prefix>:<num> if given.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in background when they are not accessed.",
+                "RELOAD [option ...]",
+                "    Save the RDB on disk and reload it back to memory. Available <option> values:",
+                "    * MERGE",
+                "      Merge the RDB content with the current DB content.",
+                "    * NOFLUSH",
+                "      Don't flush the current DB content before loading the RDB.",
+                "    * NOSAVE",
+                "      Don't save the RDB before reloading.",
                 "SLEEP <seconds>",
                 "    Stop the server for <seconds>. Decimals allowed.",
             ],
@@ -882,6 +953,23 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             Ok(Reply::ok())
         }
         ("digest", 2) => Ok(Reply::Status(ctx.eng.digest())),
+        ("reload", _) => {
+            let (mut save, mut flush, mut merge) = (true, true, false);
+            for opt in &argv[2..] {
+                match opt.to_ascii_lowercase().as_slice() {
+                    b"merge" => merge = true,
+                    b"noflush" => flush = false,
+                    b"nosave" => save = false,
+                    _ => {
+                        return Err(CommandError::err(
+                            "DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+                        ))
+                    }
+                }
+            }
+            ctx.eng.debug_reload(save, flush, merge).map_err(CommandError::Coded)?;
+            Ok(Reply::ok())
+        }
         ("digest-value", _) => {
             let mut out = Vec::new();
             for key in &argv[2..] {

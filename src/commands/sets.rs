@@ -314,7 +314,7 @@ fn sets_of<'c>(ctx: &'c Ctx, keys: &[Bytes]) -> Vec<Option<&'c SetValue>> {
 fn store_result(ctx: &mut Ctx, dst: &Bytes, result: SetValue, event: &str) -> CmdResult {
     let n = result.len() as i64;
     if n > 0 {
-        ctx.set_value(dst, Value::Set(Box::new(result)), false);
+        ctx.set_value(dst, Value::set(result), false);
         ctx.notify(notify::SET, event, dst);
     } else if ctx.delete(dst) {
         ctx.notify(notify::GENERIC, "del", dst);

@@ -222,7 +222,7 @@ fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], readonly: bool) -> CmdResult {
         // Expire a stale destination first, as Redis's lookup before setKey does.
         ctx.expire_if_needed(dest);
         let lru = crate::engine::lfu::initial(ctx.eng.lfu_params().is_some());
-        ctx.db().set(dest, Value::List(Box::new(list)), lru, false);
+        ctx.db().set(dest, Value::list(list), lru, false);
         ctx.changed(dest, outputlen as u64);
         ctx.notify(notify::LIST, "sortstore", dest);
     } else if ctx.delete(dest) {

@@ -476,7 +476,7 @@ pub fn setrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     check_string_length(ctx, offset as u64 + val.len() as u64)?;
     if !exists {
-        ctx.set_value(key, Value::Str(RStr::Raw(Vec::new())), false);
+        ctx.set_value(key, Value::Str(RStr::Raw(Default::default())), false);
     }
     let s = get_str_mut(ctx, key)?.ok_or(CommandError::NoSuchKey)?;
     let raw = s.make_raw();

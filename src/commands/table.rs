@@ -38,6 +38,7 @@ pub struct CmdFlags {
     pub may_replicate: bool,
     pub no_mandatory_keys: bool,
     pub no_multi: bool,
+    pub no_async_loading: bool,
     pub allow_busy: bool,
     pub movablekeys: bool,
 }
@@ -63,6 +64,7 @@ impl CmdFlags {
                 "may_replicate" => &mut f.may_replicate,
                 "no_mandatory_keys" => &mut f.no_mandatory_keys,
                 "no_multi" => &mut f.no_multi,
+                "no_async_loading" => &mut f.no_async_loading,
                 "allow_busy" => &mut f.allow_busy,
                 "movablekeys" => &mut f.movablekeys,
                 other => panic!("command table: unknown flag {other:?}"),
@@ -374,6 +376,7 @@ impl CommandTable {
         commands.extend(super::strings::commands());
         commands.extend(super::bits::commands());
         commands.extend(super::keys::commands());
+        commands.extend(super::dump::commands());
         commands.extend(super::server::commands());
         commands.extend(super::connection::commands());
         commands.extend(super::lists::commands());

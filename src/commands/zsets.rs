@@ -283,7 +283,7 @@ fn store_result(ctx: &mut Ctx, dst: &Bytes, pairs: Vec<(Bytes, f64)>, event: &st
         return Ok(Reply::Int(0));
     }
     let lim = limits(ctx);
-    ctx.set_value(dst, Value::ZSet(Box::new(ZSetValue::from_sorted(pairs, lim))), false);
+    ctx.set_value(dst, Value::zset(ZSetValue::from_sorted(pairs, lim)), false);
     ctx.changed(dst, 0);
     ctx.notify(notify::ZSET, event, dst);
     Ok(Reply::Int(n as i64))

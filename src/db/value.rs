@@ -4,6 +4,7 @@
 
 use super::sbuf::SBuf;
 use crate::util::num::parse_i64;
+use std::sync::Arc;
 
 /// Longest string stored with the `embstr` encoding (Redis's
 /// `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
@@ -17,7 +18,8 @@ pub enum RStr {
     /// An immutable short string as created by SET (`embstr`).
     Emb(SBuf),
     /// A modifiable string (`raw`): long, or changed in place by APPEND/SETRANGE/SETBIT.
-    Raw(Vec<u8>),
+    /// Shared with snapshots: a change copies it first if a snapshot still holds it.
+    Raw(Arc<Vec<u8>>),
 }
 
 impl RStr {
@@ -31,7 +33,7 @@ impl RStr {
         if b.len() <= EMBSTR_LIMIT {
             RStr::Emb(SBuf::from_slice(b))
         } else {
-            RStr::Raw(b.to_vec())
+            RStr::Raw(Arc::new(b.to_vec()))
         }
     }
 
@@ -41,7 +43,7 @@ impl RStr {
         if b.len() <= EMBSTR_LIMIT {
             RStr::Emb(SBuf::from_slice(b))
         } else {
-            RStr::Raw(b.to_vec())
+            RStr::Raw(Arc::new(b.to_vec()))
         }
     }
 
@@ -71,10 +73,10 @@ impl RStr {
     /// Converts to the `raw` encoding and returns the bytes for in-place change.
     pub fn make_raw(&mut self) -> &mut Vec<u8> {
         if !matches!(self, RStr::Raw(_)) {
-            *self = RStr::Raw(self.to_bytes().into_owned());
+            *self = RStr::Raw(Arc::new(self.to_bytes().into_owned()));
         }
         match self {
-            RStr::Raw(v) => v,
+            RStr::Raw(v) => Arc::make_mut(v),
             _ => unreachable!("converted to Raw just above"),
         }
     }
@@ -107,15 +109,17 @@ impl RStr {
     }
 }
 
-/// A value stored under a key. Collections sit behind one pointer so a `Value`
-/// stays small inside the keyspace node.
+/// A value stored under a key. Collections sit behind one reference-counted pointer:
+/// a `Value` stays small inside the keyspace node, and a snapshot holds the same
+/// collections without copying them; a change to a collection a snapshot still holds
+/// copies it first (`Arc::make_mut`: copy-on-write at value granularity).
 #[derive(Clone, Debug)]
 pub enum Value {
     Str(RStr),
-    List(Box<super::list::ListValue>),
-    Hash(Box<super::hash::HashValue>),
-    Set(Box<super::set::SetValue>),
-    ZSet(Box<super::zset::ZSetValue>),
+    List(Arc<super::list::ListValue>),
+    Hash(Arc<super::hash::HashValue>),
+    Set(Arc<super::set::SetValue>),
+    ZSet(Arc<super::zset::ZSetValue>),
 }
 
 impl Value {
@@ -126,22 +130,22 @@ impl Value {
 
     /// A list value.
     pub fn list(l: super::list::ListValue) -> Value {
-        Value::List(Box::new(l))
+        Value::List(Arc::new(l))
     }
 
     /// A hash value.
     pub fn hash(h: super::hash::HashValue) -> Value {
-        Value::Hash(Box::new(h))
+        Value::Hash(Arc::new(h))
     }
 
     /// A set value.
     pub fn set(s: super::set::SetValue) -> Value {
-        Value::Set(Box::new(s))
+        Value::Set(Arc::new(s))
     }
 
     /// A sorted-set value.
     pub fn zset(z: super::zset::ZSetValue) -> Value {
-        Value::ZSet(Box::new(z))
+        Value::ZSet(Arc::new(z))
     }
 
     /// TYPE name.

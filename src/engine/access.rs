@@ -11,6 +11,7 @@ use crate::config::notify;
 use crate::db::keyspace::Entry;
 use crate::db::{HashValue, ListValue, SetValue, Value, ZSetValue};
 use bytes::Bytes;
+use std::sync::Arc;
 
 macro_rules! typed_access {
     ($get:ident, $get_mut:ident, $create:ident, $variant:ident, $ty:ty) => {
@@ -30,7 +31,7 @@ macro_rules! typed_access {
         pub fn $get_mut(&mut self, key: &[u8]) -> Result<Option<&mut $ty>, CommandError> {
             match self.lookup_write(key) {
                 None => Ok(None),
-                Some(Entry { val: Value::$variant(v), .. }) => Ok(Some(v)),
+                Some(Entry { val: Value::$variant(v), .. }) => Ok(Some(Arc::make_mut(v))),
                 Some(_) => Err(CommandError::WrongType),
             }
         }
@@ -42,10 +43,10 @@ macro_rules! typed_access {
             // checks the type and returns the value: two hash lookups, not three.
             if !self.exists(key) {
                 let lru = super::lfu::initial(self.eng.lfu_params().is_some());
-                self.db().set(key, Value::$variant(Box::default()), lru, false);
+                self.db().set(key, Value::$variant(Arc::default()), lru, false);
             }
             match self.lookup_write(key) {
-                Some(Entry { val: Value::$variant(v), .. }) => Ok(v),
+                Some(Entry { val: Value::$variant(v), .. }) => Ok(Arc::make_mut(v)),
                 _ => Err(CommandError::WrongType),
             }
         }

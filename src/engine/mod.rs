@@ -13,6 +13,7 @@ pub mod client;
 pub mod expire;
 pub mod lfu;
 pub mod multi;
+pub mod persist;
 pub mod propagate;
 pub mod pubsub;
 pub mod stats;
@@ -76,6 +77,8 @@ pub struct Engine {
     pub started_unix_ms: i64,
     /// Writes since the last save (rdb_changes_since_last_save).
     pub dirty: u64,
+    /// Saves, background saves, loading (see `persist`).
+    pub persist: persist::Persistence,
     pub active_expire_enabled: bool,
     pub pause: Option<Pause>,
     pub shutdown: Option<ShutdownRequest>,
@@ -172,6 +175,7 @@ impl Engine {
             replid,
             started: Instant::now(),
             started_unix_ms: crate::util::now_ms(),
+            persist: persist::Persistence::new(crate::util::now_ms() / 1000),
             dirty: 0,
             active_expire_enabled: true,
             pause: None,
@@ -291,6 +295,16 @@ impl Engine {
         };
         if !client.authenticated && !spec.flags.no_auth {
             return refuse(self, client, Some(spec), CommandError::NoAuth);
+        }
+        if self.persist.loading.is_some() && !spec.flags.loading {
+            let err = CommandError::Coded("LOADING Redis is loading the dataset in memory".into());
+            return refuse(self, client, Some(spec), err);
+        }
+        if (spec.flags.write || spec.name == "ping") && self.writes_refused_on_save_error() {
+            // As Redis: writes (and PING, so monitoring notices) fail until a save
+            // succeeds again.
+            let err = CommandError::Coded(persist::MISCONF.into());
+            return refuse(self, client, Some(spec), err);
         }
         if self.config.maxmemory > 0 && self.over_maxmemory() {
             // A script with a shebang declares whether it may write (7.0.1+).

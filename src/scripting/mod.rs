@@ -346,6 +346,11 @@ impl Scripting {
         self.scripts.get(sha).map(|s| &s.body)
     }
 
+    /// The bodies of every cached script (for snapshots), in no particular order.
+    pub fn bodies(&self) -> impl Iterator<Item = &Bytes> {
+        self.scripts.values().map(|s| &s.body)
+    }
+
     /// Compiles and caches `body` (`luaCreateFunction`); returns its sha. A script
     /// created by EVAL joins the LRU list (and may evict the oldest); one created by
     /// SCRIPT LOAD leaves it ("promoted", as Valkey does).

@@ -133,18 +133,40 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!("Listening on {}", l.local_addr()?);
         tokio::spawn(accept_loop(shared.clone(), l));
     }
+    let rdb = {
+        let eng = shared.engine.lock();
+        eng.config.dir.join(&eng.config.dbfilename)
+    };
+    if rdb.exists() {
+        // Loaded while connections are served: they get -LOADING until it is done.
+        shared.engine.lock().persist.loading = Some(crate::engine::persist::Loading::pending());
+        let loader = shared.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = crate::engine::persist::load_file(&rdb, &loader.engine) {
+                tracing::error!("Fatal error loading the DB ({}): {e}. Exiting.", rdb.display());
+                std::process::exit(1);
+            }
+        });
+    }
     tokio::spawn(cron(shared.clone()));
     tracing::info!("Ready to accept connections tcp");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = events.shutdown.notified() => {}
-        _ = term.recv() => tracing::info!("Received SIGTERM scheduling shutdown..."),
-        _ = tokio::signal::ctrl_c() => tracing::info!("Received SIGINT scheduling shutdown..."),
-    }
-    let eng = shared.engine().await;
-    if eng.shutdown.is_some_and(|s| s.save) || (eng.shutdown.is_none() && !eng.config.save.is_empty()) {
-        // Snapshots arrive with the RDB work; until then nothing can be saved.
-        tracing::warn!("No snapshot written on shutdown: moonkv has no RDB persistence yet");
+    loop {
+        tokio::select! {
+            _ = events.shutdown.notified() => {}
+            _ = term.recv() => tracing::info!("Received SIGTERM scheduling shutdown..."),
+            _ = tokio::signal::ctrl_c() => tracing::info!("Received SIGINT scheduling shutdown..."),
+        }
+        let mut eng = shared.engine().await;
+        // SHUTDOWN saved already; a signal saves when save points are configured
+        // and, as Redis, the server stays up when that save fails.
+        if eng.shutdown.is_none() && !eng.config.save.is_empty() && eng.shutdown_save().is_err() {
+            tracing::warn!(
+                "SIGTERM received but errors trying to shut down the server, check the logs for more information"
+            );
+            continue;
+        }
+        break;
     }
     tracing::info!("moonkv is now ready to exit, bye bye...");
     Ok(())
@@ -196,6 +218,7 @@ async fn cron(shared: Arc<Shared>) {
         let spent = tick.elapsed().as_millis() as u64;
         eng.stats.expire_cycle_cpu_milliseconds += spent;
         eng.rehash_slice(Duration::from_millis(1));
+        eng.persist_cron();
         eng.stats.sample(crate::util::now_ms());
         if last_second.elapsed() >= Duration::from_secs(1) {
             last_second = Instant::now();

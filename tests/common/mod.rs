@@ -14,6 +14,11 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind :0").local_addr().expect("local addr").port()
 }
 
+/// The installed redis-server, if any.
+pub fn redis_server_bin() -> Option<&'static str> {
+    ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].into_iter().find(|p| std::path::Path::new(p).exists())
+}
+
 /// Polls `cond` every 10 ms until it holds, panicking with `what` after `timeout`.
 pub fn wait_for(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
@@ -35,22 +40,33 @@ pub struct Server {
 impl Server {
     /// Starts moonkv with test defaults plus `extra` directives (`["--timeout", "1"]`).
     pub fn start(extra: &[&str]) -> Server {
-        Self::spawn(env!("CARGO_BIN_EXE_moonkv"), extra)
+        Self::spawn(env!("CARGO_BIN_EXE_moonkv"), extra, &[])
     }
 
     /// Starts the installed redis-server with the same defaults, for comparisons.
     /// Returns `None` when redis-server is not installed.
     pub fn start_redis(extra: &[&str]) -> Option<Server> {
-        let bin = ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
-            .into_iter()
-            .find(|p| std::path::Path::new(p).exists())?;
-        Some(Self::spawn(bin, extra))
+        Some(Self::spawn(redis_server_bin()?, extra, &[]))
     }
 
-    fn spawn(bin: &str, extra: &[&str]) -> Server {
+    /// Starts moonkv with `files` (name, contents) placed in its `dir` first (an
+    /// RDB file to load at start-up, say).
+    pub fn start_with_files(extra: &[&str], files: &[(&str, &[u8])]) -> Server {
+        Self::spawn(env!("CARGO_BIN_EXE_moonkv"), extra, files)
+    }
+
+    /// `start_with_files` for the installed redis-server.
+    pub fn start_redis_with_files(extra: &[&str], files: &[(&str, &[u8])]) -> Option<Server> {
+        Some(Self::spawn(redis_server_bin()?, extra, files))
+    }
+
+    fn spawn(bin: &str, extra: &[&str], files: &[(&str, &[u8])]) -> Server {
         for _ in 0..5 {
             let port = free_port();
             let dir = tempfile::tempdir().expect("tempdir");
+            for (name, contents) in files {
+                std::fs::write(dir.path().join(name), contents).expect("write a file for the server");
+            }
             let mut args: Vec<String> = vec![
                 "--port".into(),
                 port.to_string(),
@@ -284,7 +300,7 @@ pub fn server_ms(con: &mut redis::Connection) -> u64 {
 }
 
 /// Splits a case line into arguments: spaces separate; `\s` is a space, `\n` `\r`
-/// `\0` are those bytes, `\e` is an empty argument, `\\` is a backslash.
+/// `\0` are those bytes, `\xHH` is the byte HH, `\e` is an empty argument, `\\` is a backslash.
 pub fn case_args(line: &str) -> Vec<Vec<u8>> {
     line.split(' ')
         .map(|tok| {
@@ -298,6 +314,10 @@ pub fn case_args(line: &str) -> Vec<Vec<u8>> {
                         Some(b'r') => out.push(b'\r'),
                         Some(b'0') => out.push(0),
                         Some(b'e') => {}
+                        Some(b'x') => {
+                            let hex: String = [it.next(), it.next()].iter().flatten().map(|&b| b as char).collect();
+                            out.push(u8::from_str_radix(&hex, 16).expect("\\xHH in a case"));
+                        }
                         Some(o) => out.push(o),
                         None => out.push(b'\\'),
                     }

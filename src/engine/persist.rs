@@ -1,0 +1,565 @@
+//! Snapshots and RDB persistence without fork.
+//!
+//! A snapshot is a consistent cut of every database taken under the engine lock: the
+//! index of each database (key, value, deadline) is copied, but values are not —
+//! collections and long strings are reference-counted, so the cut shares them with
+//! the live dataset, and a write to a value the cut still holds copies that value
+//! first (`Arc::make_mut` in the typed accessors: copy-on-write at value
+//! granularity). A thread then serialises the cut as an RDB file while clients keep
+//! reading and writing. SAVE, BGSAVE, the `save` points, SHUTDOWN SAVE and DEBUG
+//! RELOAD all go through `Engine::snapshot` and `write_rdb`; full syncs will too.
+//!
+//! Files are written to a temporary name in `dir`, fsynced, renamed over
+//! `dbfilename` and the directory fsynced, so a crash never leaves a torn file.
+
+use super::Engine;
+use crate::db::keyspace::Entry;
+use crate::db::sbuf::SBuf;
+use crate::db::Value;
+use crate::rdb::{Item, Limits, RdbError, RdbWriter};
+use bytes::Bytes;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One key of a cut: name, value (shared with the live dataset), deadline.
+pub type CutEntry = (SBuf, Value, Option<i64>);
+
+/// A consistent cut of the dataset and the script cache.
+pub struct Snapshot {
+    /// Non-empty databases: (index, entries).
+    pub dbs: Vec<(u32, Vec<CutEntry>)>,
+    /// Bodies of every cached script (`lua` aux fields).
+    pub scripts: Vec<Bytes>,
+    /// Unix seconds when the cut was taken (`ctime`).
+    pub ctime: i64,
+    /// `used_memory` at the cut (`used-mem`).
+    pub used_mem: u64,
+    /// Keys in the cut.
+    pub keys: u64,
+}
+
+/// Where a running background save is.
+pub struct Bgsave {
+    pub started: Instant,
+    /// `dirty` when the cut was taken: what the save covers.
+    pub dirty_at_start: u64,
+    pub keys_total: u64,
+    pub keys_done: Arc<AtomicU64>,
+    pub thread: std::thread::JoinHandle<io::Result<u64>>,
+}
+
+/// What a load in progress has done (INFO persistence `loading_*`).
+pub struct Loading {
+    pub started_unix: i64,
+    pub total_bytes: u64,
+    pub loaded_bytes: Arc<AtomicU64>,
+    pub started: Instant,
+}
+
+impl Loading {
+    /// The state between the decision to load and the file being opened.
+    pub fn pending() -> Loading {
+        Loading { started_unix: unix_now(), total_bytes: 0, loaded_bytes: Arc::default(), started: Instant::now() }
+    }
+}
+
+/// The persistence state shown by INFO persistence and LASTSAVE.
+pub struct Persistence {
+    /// Unix seconds of the last successful save (start-up time before any).
+    pub last_save: i64,
+    pub last_bgsave_ok: bool,
+    pub last_bgsave_secs: i64,
+    /// Unix seconds of the last background save attempt (retry delay after errors).
+    pub last_bgsave_try: i64,
+    pub saves: u64,
+    pub bgsave: Option<Bgsave>,
+    /// BGSAVE SCHEDULE arrived while a save was running.
+    pub bgsave_scheduled: bool,
+    pub loading: Option<Loading>,
+    pub last_load_keys_loaded: u64,
+    pub last_load_keys_expired: u64,
+}
+
+impl Persistence {
+    pub fn new(now_unix: i64) -> Persistence {
+        Persistence {
+            last_save: now_unix,
+            last_bgsave_ok: true,
+            last_bgsave_secs: -1,
+            last_bgsave_try: 0,
+            saves: 0,
+            bgsave: None,
+            bgsave_scheduled: false,
+            loading: None,
+            last_load_keys_loaded: 0,
+            last_load_keys_expired: 0,
+        }
+    }
+}
+
+/// Seconds to wait before retrying a failed background save from the save points
+/// (Redis's `CONFIG_BGSAVE_RETRY_DELAY`).
+const BGSAVE_RETRY_DELAY: i64 = 5;
+
+/// Keys per batch when a load applies what it read (the lock is released between
+/// batches so INFO, PING and the -LOADING replies keep flowing).
+const LOAD_BATCH: usize = 1024;
+
+/// The error text of writes refused after a failed background save.
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+fn unix_now() -> i64 {
+    crate::util::now_ms() / 1000
+}
+
+impl Engine {
+    /// Takes a consistent cut of every database and the script cache. Runs under
+    /// the lock: copies each index (key, value handle, deadline); values are shared.
+    pub fn snapshot(&self) -> Snapshot {
+        let started = Instant::now();
+        let mut dbs = Vec::new();
+        let mut keys = 0u64;
+        for (index, db) in self.dbs.iter().enumerate() {
+            if db.is_empty() {
+                continue;
+            }
+            let with_expires = !db.expires.is_empty();
+            let mut entries = Vec::with_capacity(db.len());
+            for (key, Entry { val, .. }) in db.keys.iter() {
+                if val.is_empty_collection() {
+                    continue;
+                }
+                let expire = if with_expires { db.expires.get(key).copied() } else { None };
+                entries.push((key.clone(), val.clone(), expire));
+            }
+            keys += entries.len() as u64;
+            dbs.push((index as u32, entries));
+        }
+        let scripts = self.scripting.bodies().cloned().collect();
+        let took = started.elapsed();
+        if took > Duration::from_millis(10) {
+            tracing::info!("Snapshot of {keys} keys taken in {} ms", took.as_millis());
+        }
+        Snapshot { dbs, scripts, ctime: unix_now(), used_mem: self.used_memory_sample, keys }
+    }
+
+    fn rdb_path(&self) -> PathBuf {
+        self.config.dir.join(&self.config.dbfilename)
+    }
+
+    /// SAVE: a snapshot written by the calling thread (the server waits, as Redis).
+    pub fn save_now(&mut self) -> Result<(), String> {
+        if self.persist.bgsave.is_some() {
+            return Err("ERR Background save already in progress".into());
+        }
+        let snap = self.snapshot();
+        let started = Instant::now();
+        let (dir, file) = (self.config.dir.clone(), self.config.dbfilename.clone());
+        let (compress, checksum) = (self.config.rdbcompression, self.config.rdbchecksum);
+        match save_to_file(&snap, &dir, &file, compress, checksum, &AtomicU64::new(0)) {
+            Ok(bytes) => {
+                tracing::info!("DB saved on disk ({bytes} bytes, {} ms)", started.elapsed().as_millis());
+                self.dirty = 0;
+                self.persist.last_save = unix_now();
+                self.persist.last_bgsave_ok = true;
+                self.persist.saves += 1;
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!("Failed saving the DB: {e}");
+                Err("ERR".into())
+            }
+        }
+    }
+
+    /// The save before shutting down: waits for a running background save to end
+    /// first (its file would be replaced anyway), then saves.
+    pub fn shutdown_save(&mut self) -> Result<(), String> {
+        if let Some(b) = self.persist.bgsave.take() {
+            tracing::info!("There is a background save in progress: waiting for it before the final save");
+            let _ = b.thread.join();
+        }
+        tracing::info!("Saving the final RDB snapshot before exiting.");
+        self.save_now()
+    }
+
+    /// BGSAVE: a snapshot written by a thread while the server keeps serving.
+    pub fn bgsave_start(&mut self) -> Result<(), String> {
+        if self.persist.bgsave.is_some() {
+            return Err("ERR Background save already in progress".into());
+        }
+        let snap = self.snapshot();
+        let keys_done = Arc::new(AtomicU64::new(0));
+        let progress = keys_done.clone();
+        let (dir, file) = (self.config.dir.clone(), self.config.dbfilename.clone());
+        let (compress, checksum) = (self.config.rdbcompression, self.config.rdbchecksum);
+        let keys_total = snap.keys;
+        let thread = std::thread::Builder::new()
+            .name("bgsave".into())
+            .spawn(move || save_to_file(&snap, &dir, &file, compress, checksum, &progress))
+            .map_err(|e| format!("ERR can't start the background save: {e}"))?;
+        self.persist.last_bgsave_try = unix_now();
+        self.persist.bgsave =
+            Some(Bgsave { started: Instant::now(), dirty_at_start: self.dirty, keys_total, keys_done, thread });
+        tracing::info!("Background saving started");
+        Ok(())
+    }
+
+    /// From the cron: finishes a background save that ended, starts a scheduled one,
+    /// and starts one when a `save` point is reached.
+    pub fn persist_cron(&mut self) {
+        if self.persist.bgsave.as_ref().is_some_and(|b| b.thread.is_finished()) {
+            let b = self.persist.bgsave.take().expect("checked just above");
+            let secs = b.started.elapsed().as_secs() as i64;
+            let result = b.thread.join().unwrap_or_else(|_| Err(io::Error::other("the save thread panicked")));
+            self.persist.last_bgsave_secs = secs;
+            match result {
+                Ok(bytes) => {
+                    tracing::info!("Background saving terminated with success ({bytes} bytes)");
+                    self.dirty = self.dirty.saturating_sub(b.dirty_at_start);
+                    self.persist.last_save = unix_now();
+                    self.persist.last_bgsave_ok = true;
+                    self.persist.saves += 1;
+                }
+                Err(e) => {
+                    tracing::warn!("Background saving error: {e}");
+                    self.persist.last_bgsave_ok = false;
+                }
+            }
+        }
+        if self.persist.bgsave.is_some() || self.persist.loading.is_some() {
+            return;
+        }
+        if self.persist.bgsave_scheduled {
+            self.persist.bgsave_scheduled = false;
+            let _ = self.bgsave_start();
+            return;
+        }
+        let now = unix_now();
+        let since = now - self.persist.last_save;
+        let may_retry = self.persist.last_bgsave_ok || now - self.persist.last_bgsave_try > BGSAVE_RETRY_DELAY;
+        let due = self.config.save.iter().find(|&&(secs, changes)| self.dirty >= changes && since > secs as i64);
+        if let (Some(&(secs, changes)), true) = (due, may_retry) {
+            tracing::info!("{changes} changes in {secs} seconds. Saving...");
+            let _ = self.bgsave_start();
+        }
+    }
+
+    /// True when writes must be refused because the last background save failed
+    /// (`stop-writes-on-bgsave-error`).
+    pub fn writes_refused_on_save_error(&self) -> bool {
+        self.config.stop_writes_on_bgsave_error && !self.config.save.is_empty() && !self.persist.last_bgsave_ok
+    }
+
+    /// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, empty the databases, load the
+    /// file back. With MERGE a key in the file replaces the same key in memory;
+    /// without it a key present in both is an error, as in Redis.
+    pub fn debug_reload(&mut self, save: bool, flush: bool, merge: bool) -> Result<(), String> {
+        if save {
+            self.save_now()?;
+        }
+        if flush {
+            for db in &mut self.dbs {
+                db.clear();
+            }
+        }
+        let path = self.rdb_path();
+        let file = std::fs::File::open(&path).map_err(|e| format!("ERR Error trying to load the RDB dump: {e}"))?;
+        let mut sink = Applier::new(self.config.databases);
+        sink.merge = merge;
+        let limits = Limits::from_config(&self.config);
+        crate::rdb::load_with_limits(io::BufReader::new(file), &limits, &mut |item| sink.take(item, self))
+            .map_err(|e| format!("ERR Error trying to load the RDB dump: {e}"))?;
+        sink.flush(self).map_err(|e| format!("ERR Error trying to load the RDB dump: {e}"))?;
+        Ok(())
+    }
+}
+
+/// Writes `snap` as an RDB stream. `keys_done` counts the keys written.
+pub fn write_rdb<W: Write>(
+    snap: &Snapshot,
+    out: W,
+    compression: bool,
+    checksum: bool,
+    keys_done: &AtomicU64,
+) -> io::Result<W> {
+    let mut w = RdbWriter::new(out, compression, checksum);
+    w.header()?;
+    w.aux(b"redis-ver", crate::REDIS_VERSION.as_bytes())?;
+    w.aux(b"redis-bits", b"64")?;
+    w.aux(b"ctime", snap.ctime.to_string().as_bytes())?;
+    w.aux(b"used-mem", snap.used_mem.to_string().as_bytes())?;
+    w.aux(b"aof-base", b"0")?;
+    for body in &snap.scripts {
+        w.aux(b"lua", body)?;
+    }
+    for (index, entries) in &snap.dbs {
+        let expires = entries.iter().filter(|e| e.2.is_some()).count();
+        w.select_db(*index, entries.len() as u64, expires as u64)?;
+        for (n, (key, val, expire)) in entries.iter().enumerate() {
+            w.entry(key, val, *expire)?;
+            if n % 1024 == 1023 {
+                keys_done.fetch_add(1024, Ordering::Relaxed);
+            }
+        }
+        keys_done.fetch_add(entries.len() as u64 % 1024, Ordering::Relaxed);
+    }
+    w.finish()
+}
+
+/// Writes `snap` to `dir/file` through a temporary file, fsync and rename.
+/// Returns the file's size.
+pub fn save_to_file(
+    snap: &Snapshot,
+    dir: &Path,
+    file: &str,
+    compression: bool,
+    checksum: bool,
+    keys_done: &AtomicU64,
+) -> io::Result<u64> {
+    let tmp = dir.join(format!("temp-{}-{:?}.rdb", std::process::id(), std::thread::current().id()));
+    let result = (|| {
+        let f = std::fs::File::create(&tmp)?;
+        let w = write_rdb(snap, BufWriter::with_capacity(1 << 16, f), compression, checksum, keys_done)?;
+        let f = w.into_inner().map_err(|e| e.into_error())?;
+        f.sync_all()?;
+        let size = f.metadata()?.len();
+        drop(f);
+        std::fs::rename(&tmp, dir.join(file))?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(size)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// A reader that counts the bytes it passes on (loading progress).
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// What a finished load did.
+pub struct LoadSummary {
+    pub keys: u64,
+    pub expired: u64,
+}
+
+/// Applies loaded items to an engine in batches.
+struct Applier {
+    databases: usize,
+    batch: Vec<Item>,
+    keys: u64,
+    expired: u64,
+    now_ms: i64,
+    /// A key already in memory is replaced (DEBUG RELOAD MERGE), not an error.
+    merge: bool,
+}
+
+impl Applier {
+    fn new(databases: usize) -> Applier {
+        Applier {
+            databases,
+            batch: Vec::with_capacity(LOAD_BATCH),
+            keys: 0,
+            expired: 0,
+            now_ms: crate::util::now_ms(),
+            merge: false,
+        }
+    }
+
+    /// Takes one item, applying the batch to `eng` when it is full.
+    fn take(&mut self, item: Item, eng: &mut Engine) -> Result<(), RdbError> {
+        self.batch.push(item);
+        if self.batch.len() >= LOAD_BATCH {
+            self.flush(eng)?;
+        }
+        Ok(())
+    }
+
+    /// Applies what is batched.
+    fn flush(&mut self, eng: &mut Engine) -> Result<(), RdbError> {
+        for item in self.batch.drain(..) {
+            match item {
+                Item::Entry { db, key, value, expire_ms, .. } => {
+                    let db = db as usize;
+                    if db >= self.databases {
+                        return Err(RdbError::new(format!(
+                            "FATAL: Data file was created with a Redis server configured to handle more than {} databases. Exiting",
+                            self.databases
+                        )));
+                    }
+                    // A primary drops keys that expired while the file sat on disk.
+                    if expire_ms.is_some_and(|when| when < self.now_ms) {
+                        self.expired += 1;
+                        continue;
+                    }
+                    let lfu = eng.lfu_params().is_some();
+                    let store = &mut eng.dbs[db];
+                    if !self.merge && store.keys.contains_key(&key) {
+                        return Err(RdbError::new(format!(
+                            "Duplicate key '{}' found in RDB file",
+                            String::from_utf8_lossy(&key)
+                        )));
+                    }
+                    store.set(&key, value, super::lfu::initial(lfu), false);
+                    if let Some(when) = expire_ms {
+                        store.set_expire(&key, when);
+                    }
+                    self.keys += 1;
+                }
+                Item::Aux { key, value } if key == b"lua" => {
+                    let body = Bytes::from(value);
+                    if let Err(e) = eng.scripting.create(&body, false) {
+                        tracing::warn!("Failed loading a Lua script from the RDB file: {e:?}");
+                    }
+                }
+                Item::Function(_) => {
+                    tracing::warn!("Skipping a function library from the RDB file: moonkv has no FUNCTION support");
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Loads `path` into the engine behind `engine`, a batch at a time under the lock
+/// (the start-up load: the server answers -LOADING meanwhile). Logs progress.
+pub fn load_file(path: &Path, engine: &parking_lot::Mutex<Engine>) -> Result<LoadSummary, String> {
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let count = Arc::new(AtomicU64::new(0));
+    let (databases, key_delay, limits);
+    {
+        let mut eng = engine.lock();
+        databases = eng.config.databases;
+        limits = Limits::from_config(&eng.config);
+        // Hidden debug setting: µs slept per key, to observe a slow load.
+        key_delay = Duration::from_micros(eng.config.key_load_delay.max(0) as u64);
+        eng.persist.loading = Some(Loading {
+            started_unix: unix_now(),
+            total_bytes: total,
+            loaded_bytes: count.clone(),
+            started: Instant::now(),
+        });
+    }
+    let started = Instant::now();
+    let mut last_log = Instant::now();
+    let reader = io::BufReader::with_capacity(1 << 16, Counting { inner: file, count: count.clone() });
+    let mut applier = Applier::new(databases);
+    let mut result = crate::rdb::load_with_limits(reader, &limits, &mut |item| {
+        if !key_delay.is_zero() && matches!(item, Item::Entry { .. }) {
+            std::thread::sleep(key_delay);
+        }
+        applier.batch.push(item);
+        if applier.batch.len() >= LOAD_BATCH {
+            let mut eng = engine.lock();
+            applier.flush(&mut eng)?;
+            drop(eng);
+            if last_log.elapsed() >= Duration::from_secs(1) {
+                last_log = Instant::now();
+                let done = count.load(Ordering::Relaxed);
+                let perc = if total > 0 { done as f64 * 100.0 / total as f64 } else { 0.0 };
+                tracing::info!("Loading RDB: {} keys, {done} of {total} bytes ({perc:.1}%)", applier.keys);
+            }
+        }
+        Ok(())
+    })
+    .map_err(|e| e.to_string());
+    let mut eng = engine.lock();
+    if result.is_ok() {
+        result = applier.flush(&mut eng).map_err(|e| e.to_string());
+    }
+    eng.persist.loading = None;
+    let summary = LoadSummary { keys: applier.keys, expired: applier.expired };
+    eng.persist.last_load_keys_loaded = summary.keys;
+    eng.persist.last_load_keys_expired = summary.expired;
+    eng.persist.last_save = unix_now();
+    drop(eng);
+    result?;
+    tracing::info!(
+        "Done loading RDB, keys loaded: {}, keys expired: {}. DB loaded from disk: {:.3} seconds",
+        summary.keys,
+        summary.expired,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(summary)
+}
+
+/// `moonkv --check-rdb FILE` (redis-check-rdb): reads the whole file, verifying its
+/// structure, every value and the checksum, and reports what it holds. Returns the
+/// report, as the error when the file is not valid.
+pub fn check_rdb(path: &Path) -> Result<String, String> {
+    let mut report = format!("[offset 0] Checking RDB file {}\n", path.display());
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("{report}Fatal error: can't open {}: {e}", path.display()))?;
+    let count = Arc::new(AtomicU64::new(0));
+    let reader = io::BufReader::new(Counting { inner: file, count: count.clone() });
+    let (mut keys, mut expires, mut expired, mut scripts) = (0u64, 0u64, 0u64, 0u64);
+    let mut per_type: std::collections::BTreeMap<&'static str, u64> = Default::default();
+    let now = crate::util::now_ms();
+    let result = crate::rdb::load_with_limits(reader, &Limits::default(), &mut |item| {
+        match item {
+            Item::Aux { key, value } if key == b"lua" => {
+                let _ = value;
+                scripts += 1;
+            }
+            Item::Aux { key, value } => {
+                report.push_str(&format!(
+                    "[offset {}] AUX FIELD {} = '{}'\n",
+                    count.load(Ordering::Relaxed),
+                    String::from_utf8_lossy(&key),
+                    String::from_utf8_lossy(&value)
+                ));
+            }
+            Item::Entry { value, expire_ms, .. } => {
+                keys += 1;
+                *per_type.entry(value.type_name()).or_default() += 1;
+                if let Some(when) = expire_ms {
+                    expires += 1;
+                    if when < now {
+                        expired += 1;
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    });
+    let offset = count.load(Ordering::Relaxed);
+    match result {
+        Ok(()) => {
+            report.push_str(&format!("[offset {offset}] Checksum OK\n"));
+            report.push_str(&format!("[offset {offset}] \\o/ RDB looks OK! \\o/\n"));
+            report.push_str(&format!(
+                "[info] {keys} keys read\n[info] {expires} expires\n[info] {expired} already expired\n"
+            ));
+            for (t, n) in per_type {
+                report.push_str(&format!("[info] {n} {t} keys\n"));
+            }
+            report.push_str(&format!("[info] {scripts} Lua scripts\n"));
+            Ok(report)
+        }
+        Err(e) => {
+            report.push_str(&format!("--- RDB ERROR DETECTED ---\n[offset {offset}] {e}\n"));
+            report.push_str(&format!("[additional info] {keys} keys read before the error\n"));
+            Err(report)
+        }
+    }
+}
