@@ -433,3 +433,55 @@ fn restore_errors_match_redis() {
         |_| true,
     );
 }
+
+#[test]
+fn scripts_travel_with_the_file() {
+    let s = Server::start(&[]);
+    let mut c = s.conn();
+    let loaded: String = redis::cmd("SCRIPT").arg("LOAD").arg("return 'loaded'").query(&mut c).expect("script load");
+    let r: String = redis::cmd("EVAL").arg("return 'from eval'").arg(0).query(&mut c).expect("eval");
+    assert_eq!(r, "from eval");
+    let evald: String = redis::cmd("SCRIPT").arg("LOAD").arg("return 'from eval'").query(&mut c).expect("sha");
+    assert_eq!(redis::cmd("SAVE").query::<String>(&mut c).expect("save"), "OK");
+    let bytes = std::fs::read(s.dir.path().join("dump.rdb")).expect("dump.rdb");
+    // The file names its scripts (lua aux fields, as Redis <= 6.2 wrote them).
+    assert!(bytes.windows(b"return 'loaded'".len()).any(|w| w == b"return 'loaded'"), "script body in the file");
+    let t = Server::start_with_files(&[], &[("dump.rdb", &bytes)]);
+    let mut d = t.conn();
+    wait_loaded(&mut d);
+    let r: String = redis::cmd("EVALSHA").arg(&loaded).arg(0).query(&mut d).expect("evalsha after restart");
+    assert_eq!(r, "loaded");
+    let r: String = redis::cmd("EVALSHA").arg(&evald).arg(0).query(&mut d).expect("evalsha after restart");
+    assert_eq!(r, "from eval");
+    // redis-server 7.0 loads the same file and ignores the scripts.
+    if let Some(redis) = Server::start_redis_with_files(&[], &[("dump.rdb", &bytes)]) {
+        let mut r = redis.conn();
+        wait_loaded(&mut r);
+        let exists: Vec<i64> = redis::cmd("SCRIPT").arg("EXISTS").arg(&loaded).query(&mut r).expect("exists");
+        assert_eq!(exists, vec![0]);
+    }
+}
+
+#[test]
+fn check_rdb_reports_valid_and_corrupt_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = dir.path().join("good.rdb");
+    std::fs::write(&good, fixture("all-types.rdb")).expect("write");
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_moonkv")).arg("--check-rdb").arg(&good).output().expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("RDB looks OK"), "{text}");
+    assert!(text.contains("AUX FIELD redis-ver = '7.0.15'"), "{text}");
+    assert!(text.contains("keys read"), "{text}");
+    let mut bytes = fixture("all-types.rdb");
+    let n = bytes.len();
+    bytes[n - 20] ^= 0xff;
+    let bad = dir.path().join("bad.rdb");
+    std::fs::write(&bad, &bytes).expect("write");
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_moonkv")).arg("--check-rdb").arg(&bad).output().expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("RDB ERROR DETECTED"), "{text}");
+}

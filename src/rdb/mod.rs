@@ -182,6 +182,9 @@ pub(crate) fn printable(key: &[u8]) -> String {
 }
 
 #[cfg(test)]
+mod property;
+
+#[cfg(test)]
 mod tests {
     use super::blobs::{intset_encode, ziplist_of, ListpackWriter};
     use super::writer::{put_len, put_string};
