@@ -70,6 +70,9 @@ fn random_value(rng: &mut SmallRng) -> Value {
     }
 }
 
+/// A generated key: name, value, deadline.
+type Key = (Vec<u8>, Value, Option<i64>);
+
 fn digest(v: &Value, expire: Option<i64>) -> [u8; 20] {
     let mut d = [0u8; 20];
     value_digest(&mut d, v, expire);
@@ -81,7 +84,7 @@ fn random_datasets_round_trip() {
     let mut rng = SmallRng::seed_from_u64(0x5eed);
     for round in 0..60 {
         let (compression, checksum) = (round % 2 == 0, round % 3 != 0);
-        let mut dbs: Vec<(u32, Vec<(Vec<u8>, Value, Option<i64>)>)> = Vec::new();
+        let mut dbs: Vec<(u32, Vec<Key>)> = Vec::new();
         for db in [0u32, 1, 7, 15] {
             if rng.gen_bool(0.3) {
                 continue;
