@@ -485,3 +485,28 @@ fn check_rdb_reports_valid_and_corrupt_files() {
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("RDB ERROR DETECTED"), "{text}");
 }
+
+#[test]
+fn bgsave_of_a_big_dataset_prepares_its_cut_outside_the_lock() {
+    // From 100k keys the cut's buffers are prepared by another thread first: the
+    // save is in progress from the reply on, and the file holds the whole dataset.
+    let s = Server::start(&[]);
+    let mut c = s.conn();
+    redis::cmd("DEBUG").arg("POPULATE").arg(150_000).query::<()>(&mut c).expect("populate");
+    assert_eq!(redis::cmd("BGSAVE").query::<String>(&mut c).expect("bgsave"), "Background saving started");
+    let again = redis::cmd("BGSAVE").query::<String>(&mut c);
+    assert!(format!("{again:?}").contains("Background save already in progress"), "{again:?}");
+    let reply = redis::cmd("BGSAVE").arg("SCHEDULE").query::<String>(&mut c).expect("schedule");
+    assert_eq!(reply, "Background saving scheduled");
+    wait_bgsave_done(&mut c);
+    wait_for(Duration::from_secs(10), "the scheduled save to run and finish", || {
+        let p = info_of(&mut c, "persistence");
+        field(&p, "rdb_saves").as_deref() == Some("2") && field(&p, "rdb_bgsave_in_progress").as_deref() == Some("0")
+    });
+    let bytes = std::fs::read(s.dir.path().join("dump.rdb")).expect("dump.rdb");
+    let t = Server::start_with_files(&[], &[("dump.rdb", &bytes)]);
+    let mut d = t.conn();
+    wait_loaded(&mut d);
+    assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut d).expect("dbsize"), 150_000);
+    assert_eq!(redis::cmd("GET").arg("key:149999").query::<String>(&mut d).expect("get"), "value:149999");
+}

@@ -345,7 +345,7 @@ pub fn info_section(ctx: &mut Ctx, name: &str) -> String {
             f!("current_save_keys_processed:{done}");
             f!("current_save_keys_total:{total}");
             f!("rdb_changes_since_last_save:{}", eng.dirty);
-            f!("rdb_bgsave_in_progress:{}", p.bgsave.is_some() as u8);
+            f!("rdb_bgsave_in_progress:{}", eng.bgsave_in_progress() as u8);
             f!("rdb_last_save_time:{}", p.last_save);
             f!("rdb_last_bgsave_status:{}", if p.last_bgsave_ok { "ok" } else { "err" });
             f!("rdb_last_bgsave_time_sec:{}", p.last_bgsave_secs);
@@ -848,7 +848,7 @@ pub fn bgsave(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         Some(a) if argv.len() == 2 && a.eq_ignore_ascii_case(b"schedule") => true,
         Some(_) => return Err(CommandError::Syntax),
     };
-    if ctx.eng.persist.bgsave.is_some() {
+    if ctx.eng.bgsave_in_progress() {
         if schedule {
             ctx.eng.persist.bgsave_scheduled = true;
             return Ok(Reply::Status("Background saving scheduled".into()));

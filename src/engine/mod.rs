@@ -57,6 +57,8 @@ pub struct Events {
     pub shutdown: Notify,
     /// Notified when clients are unpaused.
     pub unpause: Notify,
+    /// Notified when a background save waits for its cut (see `persist`).
+    pub bgsave: Notify,
 }
 
 /// The whole server state behind the lock.

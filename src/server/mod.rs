@@ -129,16 +129,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let events = engine.events.clone();
     let script = engine.scripting.run_state.clone();
     let shared = Arc::new(Shared { engine: Mutex::new(engine), events: events.clone(), script });
-    for l in listeners {
-        tracing::info!("Listening on {}", l.local_addr()?);
-        tokio::spawn(accept_loop(shared.clone(), l));
-    }
     let rdb = {
         let eng = shared.engine.lock();
         eng.config.dir.join(&eng.config.dbfilename)
     };
     if rdb.exists() {
-        // Loaded while connections are served: they get -LOADING until it is done.
+        // Loaded while connections are served: they get -LOADING until it is done
+        // (the state is set before the first connection is accepted).
         shared.engine.lock().persist.loading = Some(crate::engine::persist::Loading::pending());
         let loader = shared.clone();
         tokio::task::spawn_blocking(move || {
@@ -148,7 +145,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             }
         });
     }
+    for l in listeners {
+        tracing::info!("Listening on {}", l.local_addr()?);
+        tokio::spawn(accept_loop(shared.clone(), l));
+    }
     tokio::spawn(cron(shared.clone()));
+    tokio::spawn(bgsave_cuts(shared.clone()));
     tracing::info!("Ready to accept connections tcp");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
@@ -170,6 +172,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!("moonkv is now ready to exit, bye bye...");
     Ok(())
+}
+
+/// Cuts pending background saves: the cut's buffers are prepared (pages faulted in)
+/// on a blocking thread first, then the cut is taken under the lock.
+async fn bgsave_cuts(shared: Arc<Shared>) {
+    loop {
+        shared.events.bgsave.notified().await;
+        let caps = shared.engine().await.cut_capacities();
+        let Ok(pool) =
+            tokio::task::spawn_blocking(move || caps.into_iter().map(crate::engine::persist::prefaulted).collect())
+                .await
+        else {
+            continue;
+        };
+        shared.engine().await.bgsave_cut(pool);
+    }
 }
 
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
