@@ -510,3 +510,19 @@ fn bgsave_of_a_big_dataset_prepares_its_cut_outside_the_lock() {
     assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut d).expect("dbsize"), 150_000);
     assert_eq!(redis::cmd("GET").arg("key:149999").query::<String>(&mut d).expect("get"), "value:149999");
 }
+
+#[test]
+fn sigterm_saves_when_save_points_are_configured() {
+    let mut s = Server::start(&["--save", "3600 1"]);
+    let mut c = s.conn();
+    redis::cmd("SET").arg("k").arg("v").query::<()>(&mut c).expect("set");
+    let pid = s.child.id().to_string();
+    let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+    assert!(status.success());
+    wait_for(Duration::from_secs(10), "moonkv to exit on SIGTERM", || !s.alive());
+    let bytes = std::fs::read(s.dir.path().join("dump.rdb")).expect("dump.rdb written on SIGTERM");
+    let t = Server::start_with_files(&[], &[("dump.rdb", &bytes)]);
+    let mut d = t.conn();
+    wait_loaded(&mut d);
+    assert_eq!(redis::cmd("GET").arg("k").query::<String>(&mut d).expect("get"), "v");
+}

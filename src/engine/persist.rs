@@ -59,6 +59,17 @@ pub struct Snapshot {
     pub used_mem: u64,
     /// Keys in the cut.
     pub keys: u64,
+    /// Replication position of the cut (`repl-stream-db`, `repl-id`, `repl-offset`
+    /// aux fields), when the snapshot feeds or follows replication; a standalone
+    /// server writes none, as Redis.
+    pub repl: Option<ReplPosition>,
+}
+
+/// Where a snapshot sits in the replication stream.
+pub struct ReplPosition {
+    pub stream_db: u32,
+    pub replid: String,
+    pub offset: u64,
 }
 
 /// Where a running background save is.
@@ -214,7 +225,7 @@ impl Engine {
         if took > Duration::from_millis(10) {
             tracing::info!("Snapshot of {keys} keys taken in {} ms", took.as_millis());
         }
-        Snapshot { dbs, scripts, ctime: unix_now(), used_mem: self.used_memory_sample, keys }
+        Snapshot { dbs, scripts, ctime: unix_now(), used_mem: self.used_memory_sample, keys, repl: None }
     }
 
     fn rdb_path(&self) -> PathBuf {
@@ -410,6 +421,11 @@ pub fn write_rdb<W: Write>(
     w.aux(b"redis-bits", b"64")?;
     w.aux(b"ctime", snap.ctime.to_string().as_bytes())?;
     w.aux(b"used-mem", snap.used_mem.to_string().as_bytes())?;
+    if let Some(r) = &snap.repl {
+        w.aux(b"repl-stream-db", r.stream_db.to_string().as_bytes())?;
+        w.aux(b"repl-id", r.replid.as_bytes())?;
+        w.aux(b"repl-offset", r.offset.to_string().as_bytes())?;
+    }
     w.aux(b"aof-base", b"0")?;
     for body in &snap.scripts {
         w.aux(b"lua", body)?;
@@ -515,7 +531,7 @@ impl Applier {
     fn flush(&mut self, eng: &mut Engine) -> Result<(), RdbError> {
         for item in self.batch.drain(..) {
             match item {
-                Item::Entry { db, key, value, expire_ms, .. } => {
+                Item::Entry { db, key, value, expire_ms, idle, freq } => {
                     let db = db as usize;
                     if db >= self.databases {
                         return Err(RdbError::new(format!(
@@ -536,7 +552,15 @@ impl Applier {
                             String::from_utf8_lossy(&key)
                         )));
                     }
-                    store.set(&key, value, super::lfu::initial(lfu), false);
+                    // IDLE / FREQ from the file (written under an LRU / LFU policy).
+                    let lru = match (lfu, idle, freq) {
+                        (true, _, Some(f)) => (super::lfu::initial(true) & !0xFF) | f as u32,
+                        (false, Some(idle), _) => {
+                            Engine::lru_clock().wrapping_sub((idle & 0x00FF_FFFF) as u32) & 0x00FF_FFFF
+                        }
+                        _ => super::lfu::initial(lfu),
+                    };
+                    store.set(&key, value, lru, false);
                     if let Some(when) = expire_ms {
                         store.set_expire(&key, when);
                     }
@@ -680,5 +704,45 @@ pub fn check_rdb(path: &Path) -> Result<String, String> {
             report.push_str(&format!("[additional info] {keys} keys read before the error\n"));
             Err(report)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aux_fields_include_the_replication_position_when_known() {
+        let mut snap = Snapshot {
+            dbs: Vec::new(),
+            scripts: vec![Bytes::from_static(b"return 1")],
+            ctime: 1,
+            used_mem: 2,
+            keys: 0,
+            repl: None,
+        };
+        let aux = |snap: &Snapshot| {
+            let bytes = write_rdb(snap, Vec::new(), true, true, &AtomicU64::new(0)).expect("write");
+            let mut aux = Vec::new();
+            crate::rdb::load(&bytes[..], &mut |item| {
+                if let Item::Aux { key, value } = item {
+                    aux.push((
+                        String::from_utf8_lossy(&key).into_owned(),
+                        String::from_utf8_lossy(&value).into_owned(),
+                    ));
+                }
+                Ok(())
+            })
+            .expect("load");
+            aux
+        };
+        let names: Vec<String> = aux(&snap).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(names, ["redis-ver", "redis-bits", "ctime", "used-mem", "aof-base", "lua"]);
+        snap.repl = Some(ReplPosition { stream_db: 3, replid: "a".repeat(40), offset: 12345 });
+        let got = aux(&snap);
+        assert!(got.contains(&("repl-stream-db".into(), "3".into())), "{got:?}");
+        assert!(got.contains(&("repl-id".into(), "a".repeat(40))), "{got:?}");
+        assert!(got.contains(&("repl-offset".into(), "12345".into())), "{got:?}");
+        assert!(got.contains(&("lua".into(), "return 1".into())), "{got:?}");
     }
 }
