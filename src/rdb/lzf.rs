@@ -44,6 +44,19 @@ thread_local! {
     static TABLE: RefCell<HashTable> = const { RefCell::new(HashTable { generation: 0, slots: Vec::new() }) };
 }
 
+/// Appends one literal byte to the current literal run; a full run (`MAX_LIT`
+/// bytes) gets its control byte written and a new run is opened.
+fn push_literal(out: &mut Vec<u8>, lit: &mut usize, b: u8) {
+    *lit += 1;
+    out.push(b);
+    if *lit == MAX_LIT {
+        let op = out.len();
+        out[op - *lit - 1] = (*lit - 1) as u8;
+        *lit = 0;
+        out.push(0);
+    }
+}
+
 /// Compresses `input` when the result is smaller than the input; `None` otherwise
 /// (and for inputs shorter than 4 bytes, which cannot shrink).
 pub fn compress(input: &[u8]) -> Option<Vec<u8>> {
@@ -151,30 +164,16 @@ fn compress_with(input: &[u8], out_len: usize, slots: &mut [u64], generation: u3
             if out.len() >= out_len {
                 return None;
             }
-            lit += 1;
-            out.push(input[ip]);
+            push_literal(&mut out, &mut lit, input[ip]);
             ip += 1;
-            if lit == MAX_LIT {
-                let op = out.len();
-                out[op - lit - 1] = (lit - 1) as u8;
-                lit = 0;
-                out.push(0);
-            }
         }
     }
     if out.len() + 3 > out_len {
         return None;
     }
     while ip < in_len {
-        lit += 1;
-        out.push(input[ip]);
+        push_literal(&mut out, &mut lit, input[ip]);
         ip += 1;
-        if lit == MAX_LIT {
-            let op = out.len();
-            out[op - lit - 1] = (lit - 1) as u8;
-            lit = 0;
-            out.push(0);
-        }
     }
     if lit == 0 {
         out.pop();
