@@ -526,3 +526,21 @@ fn sigterm_saves_when_save_points_are_configured() {
     wait_loaded(&mut d);
     assert_eq!(redis::cmd("GET").arg("k").query::<String>(&mut d).expect("get"), "v");
 }
+
+#[test]
+fn flushall_with_save_points_rewrites_the_file() {
+    let s = Server::start(&["--save", "3600 1"]);
+    let mut c = s.conn();
+    redis::cmd("DEBUG").arg("POPULATE").arg(120_000).query::<()>(&mut c).expect("populate");
+    assert_eq!(redis::cmd("SAVE").query::<String>(&mut c).expect("save"), "OK");
+    // A background save of the old data is abandoned, not renamed over the new file.
+    assert_eq!(redis::cmd("BGSAVE").query::<String>(&mut c).expect("bgsave"), "Background saving started");
+    assert_eq!(redis::cmd("FLUSHALL").query::<String>(&mut c).expect("flushall"), "OK");
+    // FLUSHALL waited for the abandoned writer, so the file is final now.
+    wait_bgsave_done(&mut c);
+    let bytes = std::fs::read(s.dir.path().join("dump.rdb")).expect("dump.rdb");
+    let t = Server::start_with_files(&[], &[("dump.rdb", &bytes)]);
+    let mut d = t.conn();
+    wait_loaded(&mut d);
+    assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut d).expect("dbsize"), 0, "flushed keys came back");
+}

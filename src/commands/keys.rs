@@ -184,6 +184,13 @@ pub fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ctx.eng.db_changed(db, None);
         ctx.eng.dbs[db].clear();
     }
+    // As Redis: with save points, the file is rewritten at once (empty), and a
+    // background save of the old data is abandoned, so a restart cannot bring the
+    // flushed keys back.
+    if !ctx.eng.config.save.is_empty() && !ctx.eng.in_script {
+        ctx.eng.abandon_bgsave();
+        let _ = ctx.eng.save_now();
+    }
     ctx.dirty(n + 1);
     Ok(Reply::ok())
 }

@@ -79,6 +79,8 @@ pub struct Bgsave {
     pub dirty_at_start: u64,
     pub keys_total: u64,
     pub keys_done: Arc<AtomicU64>,
+    /// Set to make the writer stop and remove its temporary file (FLUSHALL).
+    pub cancel: Arc<std::sync::atomic::AtomicBool>,
     pub thread: std::thread::JoinHandle<io::Result<u64>>,
 }
 
@@ -257,6 +259,18 @@ impl Engine {
         }
     }
 
+    /// Abandons a running or pending background save: its writer stops and removes
+    /// its temporary file, and is waited for, so it cannot rename an older dataset
+    /// over a newer file afterwards.
+    pub fn abandon_bgsave(&mut self) {
+        self.persist.bgsave_pending = false;
+        if let Some(b) = self.persist.bgsave.take() {
+            b.cancel.store(true, Ordering::Relaxed);
+            let _ = b.thread.join();
+            tracing::info!("Background saving abandoned");
+        }
+    }
+
     /// The save before shutting down: waits for a running background save to end
     /// first (its file would be replaced anyway), then saves.
     pub fn shutdown_save(&mut self) -> Result<(), String> {
@@ -310,16 +324,18 @@ impl Engine {
     fn bgsave_spawn(&mut self, snap: Snapshot) -> Result<(), String> {
         let keys_done = Arc::new(AtomicU64::new(0));
         let progress = keys_done.clone();
+        let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let cancelled = cancel.clone();
         let (dir, file) = (self.config.dir.clone(), self.config.dbfilename.clone());
         let (compress, checksum) = (self.config.rdbcompression, self.config.rdbchecksum);
         let keys_total = snap.keys;
         let thread = std::thread::Builder::new()
             .name("bgsave".into())
-            .spawn(move || save_to_file(&snap, &dir, &file, compress, checksum, &progress))
+            .spawn(move || save_to_file_unless(&snap, &dir, &file, compress, checksum, &progress, &cancelled))
             .map_err(|e| format!("ERR can't start the background save: {e}"))?;
         self.persist.last_bgsave_try = unix_now();
         self.persist.bgsave =
-            Some(Bgsave { started: Instant::now(), dirty_at_start: self.dirty, keys_total, keys_done, thread });
+            Some(Bgsave { started: Instant::now(), dirty_at_start: self.dirty, keys_total, keys_done, cancel, thread });
         if keys_total < PARALLEL_CUT_KEYS as u64 {
             tracing::info!("Background saving started");
         }
@@ -455,14 +471,55 @@ pub fn save_to_file(
     checksum: bool,
     keys_done: &AtomicU64,
 ) -> io::Result<u64> {
+    save_to_file_unless(snap, dir, file, compression, checksum, keys_done, &std::sync::atomic::AtomicBool::new(false))
+}
+
+/// A writer that stops when `cancel` is set (checked every 1024 keys and before
+/// the rename).
+struct Cancellable<'a, W> {
+    inner: W,
+    cancel: &'a std::sync::atomic::AtomicBool,
+    since_check: usize,
+}
+
+impl<W: Write> Write for Cancellable<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.since_check += buf.len();
+        if self.since_check >= 1 << 16 {
+            self.since_check = 0;
+            if self.cancel.load(Ordering::Relaxed) {
+                return Err(io::Error::other("background save abandoned"));
+            }
+        }
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// `save_to_file` that gives up (and removes its temporary file) once `cancel` is set.
+pub fn save_to_file_unless(
+    snap: &Snapshot,
+    dir: &Path,
+    file: &str,
+    compression: bool,
+    checksum: bool,
+    keys_done: &AtomicU64,
+    cancel: &std::sync::atomic::AtomicBool,
+) -> io::Result<u64> {
     let tmp = dir.join(format!("temp-{}-{:?}.rdb", std::process::id(), std::thread::current().id()));
     let result = (|| {
         let f = std::fs::File::create(&tmp)?;
-        let w = write_rdb(snap, BufWriter::with_capacity(1 << 16, f), compression, checksum, keys_done)?;
-        let f = w.into_inner().map_err(|e| e.into_error())?;
+        let out = Cancellable { inner: BufWriter::with_capacity(1 << 16, f), cancel, since_check: 0 };
+        let w = write_rdb(snap, out, compression, checksum, keys_done)?;
+        let f = w.inner.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
         let size = f.metadata()?.len();
         drop(f);
+        if cancel.load(Ordering::Relaxed) {
+            return Err(io::Error::other("background save abandoned"));
+        }
         std::fs::rename(&tmp, dir.join(file))?;
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
