@@ -22,7 +22,7 @@ use crate::rdb::{Item, Limits, RdbError, RdbWriter};
 use bytes::Bytes;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -80,7 +80,7 @@ pub struct Bgsave {
     pub keys_total: u64,
     pub keys_done: Arc<AtomicU64>,
     /// Set to make the writer stop and remove its temporary file (FLUSHALL).
-    pub cancel: Arc<std::sync::atomic::AtomicBool>,
+    pub cancel: Arc<AtomicBool>,
     pub thread: std::thread::JoinHandle<io::Result<u64>>,
 }
 
@@ -243,7 +243,7 @@ impl Engine {
         let started = Instant::now();
         let (dir, file) = (self.config.dir.clone(), self.config.dbfilename.clone());
         let (compress, checksum) = (self.config.rdbcompression, self.config.rdbchecksum);
-        match save_to_file(&snap, &dir, &file, compress, checksum, &AtomicU64::new(0)) {
+        match save_to_file(&snap, &dir, &file, compress, checksum, &AtomicU64::new(0), &AtomicBool::new(false)) {
             Ok(bytes) => {
                 tracing::info!("DB saved on disk ({bytes} bytes, {} ms)", started.elapsed().as_millis());
                 self.dirty = 0;
@@ -324,14 +324,14 @@ impl Engine {
     fn bgsave_spawn(&mut self, snap: Snapshot) -> Result<(), String> {
         let keys_done = Arc::new(AtomicU64::new(0));
         let progress = keys_done.clone();
-        let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let cancel = Arc::new(AtomicBool::new(false));
         let cancelled = cancel.clone();
         let (dir, file) = (self.config.dir.clone(), self.config.dbfilename.clone());
         let (compress, checksum) = (self.config.rdbcompression, self.config.rdbchecksum);
         let keys_total = snap.keys;
         let thread = std::thread::Builder::new()
             .name("bgsave".into())
-            .spawn(move || save_to_file_unless(&snap, &dir, &file, compress, checksum, &progress, &cancelled))
+            .spawn(move || save_to_file(&snap, &dir, &file, compress, checksum, &progress, &cancelled))
             .map_err(|e| format!("ERR can't start the background save: {e}"))?;
         self.persist.last_bgsave_try = unix_now();
         self.persist.bgsave =
@@ -461,24 +461,10 @@ pub fn write_rdb<W: Write>(
     w.finish()
 }
 
-/// Writes `snap` to `dir/file` through a temporary file, fsync and rename.
-/// Returns the file's size.
-pub fn save_to_file(
-    snap: &Snapshot,
-    dir: &Path,
-    file: &str,
-    compression: bool,
-    checksum: bool,
-    keys_done: &AtomicU64,
-) -> io::Result<u64> {
-    save_to_file_unless(snap, dir, file, compression, checksum, keys_done, &std::sync::atomic::AtomicBool::new(false))
-}
-
-/// A writer that stops when `cancel` is set (checked every 1024 keys and before
-/// the rename).
+/// A writer that stops when `cancel` is set (checked every 64 KiB written).
 struct Cancellable<'a, W> {
     inner: W,
-    cancel: &'a std::sync::atomic::AtomicBool,
+    cancel: &'a AtomicBool,
     since_check: usize,
 }
 
@@ -498,15 +484,17 @@ impl<W: Write> Write for Cancellable<'_, W> {
     }
 }
 
-/// `save_to_file` that gives up (and removes its temporary file) once `cancel` is set.
-pub fn save_to_file_unless(
+/// Writes `snap` to `dir/file` through a temporary file, fsync and rename, and
+/// returns the file's size. Gives up (removing the temporary file) once `cancel`
+/// is set, at the latest just before the rename.
+pub fn save_to_file(
     snap: &Snapshot,
     dir: &Path,
     file: &str,
     compression: bool,
     checksum: bool,
     keys_done: &AtomicU64,
-    cancel: &std::sync::atomic::AtomicBool,
+    cancel: &AtomicBool,
 ) -> io::Result<u64> {
     let tmp = dir.join(format!("temp-{}-{:?}.rdb", std::process::id(), std::thread::current().id()));
     let result = (|| {
