@@ -446,6 +446,10 @@ pub fn write_rdb<W: Write>(
     for body in &snap.scripts {
         w.aux(b"lua", body)?;
     }
+    if let Some((index, _)) = snap.dbs.iter().find(|(index, _)| *index >= 16) {
+        // Written anyway (dropping the keys would lose them), as redis-server does.
+        tracing::warn!("Saving database {index}: a redis-server with the default 16 databases refuses this file");
+    }
     for (index, parts) in &snap.dbs {
         let size: usize = parts.iter().map(|p| p.entries.len()).sum();
         let expires: usize = parts.iter().map(|p| p.expires.len()).sum();
