@@ -271,14 +271,10 @@ impl Engine {
         }
     }
 
-    /// The save before shutting down: waits for a running background save to end
-    /// first (its file would be replaced anyway), then saves.
+    /// The save before shutting down: a running background save is abandoned first
+    /// (its file would be replaced anyway; Redis kills the child), then saves.
     pub fn shutdown_save(&mut self) -> Result<(), String> {
-        self.persist.bgsave_pending = false;
-        if let Some(b) = self.persist.bgsave.take() {
-            tracing::info!("There is a background save in progress: waiting for it before the final save");
-            let _ = b.thread.join();
-        }
+        self.abandon_bgsave();
         tracing::info!("Saving the final RDB snapshot before exiting.");
         self.save_now()
     }
