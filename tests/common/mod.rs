@@ -132,7 +132,8 @@ impl Server {
             reply.extend_from_slice(&buf[..n]);
             // A bulk reply (INFO) or an error line (NOAUTH) is complete at its end.
             let text = String::from_utf8_lossy(&reply);
-            if text.starts_with('-') && text.ends_with("\r\n") || text.contains("process_id:") && text.ends_with("\r\n") {
+            if text.starts_with('-') && text.ends_with("\r\n") || text.contains("process_id:") && text.ends_with("\r\n")
+            {
                 break Ok(());
             }
         });
