@@ -210,6 +210,22 @@ fn debug_reload_keeps_the_dataset() {
     assert_eq!(redis::cmd("DEBUG").arg("RELOAD").query::<String>(&mut c).expect("reload"), "OK");
     assert_eq!(redis::cmd("DEBUG").arg("DIGEST").query::<String>(&mut c).expect("digest"), digest);
     assert_same(&want, &dataset(&mut c), "DEBUG RELOAD");
+    // NOSAVE reloads the file as it is: a key written since is gone.
+    redis::cmd("SET").arg("extra").arg("1").query::<()>(&mut c).expect("set");
+    assert_eq!(redis::cmd("DEBUG").arg("RELOAD").arg("NOSAVE").query::<String>(&mut c).expect("reload"), "OK");
+    assert_same(&want, &dataset(&mut c), "DEBUG RELOAD NOSAVE");
+    // NOFLUSH keeps what is in memory; a key in both is an error without MERGE.
+    redis::cmd("SET").arg("extra").arg("1").query::<()>(&mut c).expect("set");
+    let err = redis::cmd("DEBUG").arg("RELOAD").arg("NOSAVE").arg("NOFLUSH").query::<String>(&mut c).unwrap_err();
+    assert!(format!("{err:?}").contains("Duplicate key"), "{err:?}");
+    let reply: String =
+        redis::cmd("DEBUG").arg("RELOAD").arg("NOSAVE").arg("NOFLUSH").arg("MERGE").query(&mut c).expect("merge");
+    assert_eq!(reply, "OK");
+    let mut with_extra = want.clone();
+    with_extra.insert((0, b"extra".to_vec()), ("string".into(), vec![b"1".to_vec()], -1));
+    assert_same(&with_extra, &dataset(&mut c), "DEBUG RELOAD NOSAVE NOFLUSH MERGE");
+    let err = redis::cmd("DEBUG").arg("RELOAD").arg("FOO").query::<String>(&mut c).unwrap_err();
+    assert!(format!("{err:?}").contains("only supports"), "{err:?}");
 }
 
 #[test]
@@ -300,6 +316,7 @@ fn a_failed_save_refuses_writes_until_a_save_succeeds() {
     assert_eq!(field(&p, "rdb_last_bgsave_status").as_deref(), Some("err"), "{p}");
     let mut r = s.raw();
     assert!(c_str(&mut r, "SET k v").starts_with("-MISCONF Redis is configured to save RDB snapshots"));
+    assert!(c_str(&mut r, "PING").starts_with("-MISCONF"), "PING reports it too, as redis-server does");
     assert_eq!(c_str(&mut r, "GET k"), "$-1\r\n", "reads still work");
     // SAVE errors too, and SHUTDOWN (without FORCE) refuses to lose the data.
     assert!(c_str(&mut r, "SAVE").starts_with("-ERR"));
@@ -546,4 +563,32 @@ fn flushall_with_save_points_rewrites_the_file() {
     let mut d = t.conn();
     wait_loaded(&mut d);
     assert_eq!(redis::cmd("DBSIZE").query::<i64>(&mut d).expect("dbsize"), 0, "flushed keys came back");
+}
+
+#[test]
+fn restore_sets_idle_time_and_frequency() {
+    let s = Server::start(&[]);
+    let mut c = s.conn();
+    redis::cmd("SET").arg("src").arg("v").query::<()>(&mut c).expect("set");
+    let payload: Vec<u8> = redis::cmd("DUMP").arg("src").query(&mut c).expect("dump");
+    let ok: String =
+        redis::cmd("RESTORE").arg("k").arg(0).arg(&payload).arg("IDLETIME").arg(1000).query(&mut c).expect("restore");
+    assert_eq!(ok, "OK");
+    let idle: i64 = redis::cmd("OBJECT").arg("IDLETIME").arg("k").query(&mut c).expect("idletime");
+    assert!((1000..1010).contains(&idle), "OBJECT IDLETIME {idle}");
+    redis::cmd("CONFIG").arg("SET").arg("maxmemory-policy").arg("allkeys-lfu").query::<()>(&mut c).expect("lfu");
+    let ok: String =
+        redis::cmd("RESTORE").arg("f").arg(0).arg(&payload).arg("FREQ").arg(77).query(&mut c).expect("restore");
+    assert_eq!(ok, "OK");
+    let freq: i64 = redis::cmd("OBJECT").arg("FREQ").arg("f").query(&mut c).expect("freq");
+    assert_eq!(freq, 77);
+    // REPLACE counts one change, as one RESTORE.
+    let before: i64 = info_field_num(&mut c, "rdb_changes_since_last_save");
+    let ok: String = redis::cmd("RESTORE").arg("f").arg(0).arg(&payload).arg("REPLACE").query(&mut c).expect("replace");
+    assert_eq!(ok, "OK");
+    assert_eq!(info_field_num(&mut c, "rdb_changes_since_last_save"), before + 1);
+}
+
+fn info_field_num(c: &mut redis::Connection, name: &str) -> i64 {
+    field(&info_of(c, "persistence"), name).and_then(|v| v.parse().ok()).expect("numeric INFO field")
 }

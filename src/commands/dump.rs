@@ -73,10 +73,9 @@ pub fn restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         t if absttl => Some(t),
         t => Some(ctx.now().saturating_add(t)),
     };
-    let deleted = replace && ctx.delete(key);
     if deadline.is_some_and(|when| when <= ctx.now()) {
         // Already expired: nothing is created (a replaced key is gone), as Redis.
-        if deleted {
+        if replace && ctx.delete(key) {
             ctx.propagate(argv_of([b"DEL".as_slice(), key]));
             ctx.notify(notify::GENERIC, "del", key);
         } else {
@@ -84,6 +83,7 @@ pub fn restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         return Ok(Reply::ok());
     }
+    // `set_value` replaces an existing key (REPLACE) and counts the one change.
     ctx.set_value(key, value, false);
     if let Some(when) = deadline {
         ctx.db().set_expire(key, when);

@@ -401,8 +401,14 @@ impl Engine {
         let mut sink = Applier::new(self.config.databases);
         sink.merge = merge;
         let limits = Limits::from_config(&self.config);
-        crate::rdb::load_with_limits(io::BufReader::new(file), &limits, &mut |item| sink.take(item, self))
-            .map_err(|e| format!("ERR Error trying to load the RDB dump: {e}"))?;
+        crate::rdb::load_with_limits(io::BufReader::new(file), &limits, &mut |item| {
+            if sink.push(item) {
+                sink.flush(self)
+            } else {
+                Ok(())
+            }
+        })
+        .map_err(|e| format!("ERR Error trying to load the RDB dump: {e}"))?;
         sink.flush(self).map_err(|e| format!("ERR Error trying to load the RDB dump: {e}"))?;
         Ok(())
     }
@@ -563,13 +569,10 @@ impl Applier {
         }
     }
 
-    /// Takes one item, applying the batch to `eng` when it is full.
-    fn take(&mut self, item: Item, eng: &mut Engine) -> Result<(), RdbError> {
+    /// Batches one item; true when the batch is full and should be applied.
+    fn push(&mut self, item: Item) -> bool {
         self.batch.push(item);
-        if self.batch.len() >= LOAD_BATCH {
-            self.flush(eng)?;
-        }
-        Ok(())
+        self.batch.len() >= LOAD_BATCH
     }
 
     /// Applies what is batched.
@@ -655,8 +658,7 @@ pub fn load_file(path: &Path, engine: &parking_lot::Mutex<Engine>) -> Result<Loa
         if !key_delay.is_zero() && matches!(item, Item::Entry { .. }) {
             std::thread::sleep(key_delay);
         }
-        applier.batch.push(item);
-        if applier.batch.len() >= LOAD_BATCH {
+        if applier.push(item) {
             let mut eng = engine.lock();
             applier.flush(&mut eng)?;
             drop(eng);
