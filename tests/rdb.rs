@@ -232,10 +232,14 @@ fn debug_reload_keeps_the_dataset() {
 fn bgsave_writes_the_cut_while_writes_continue() {
     let s = Server::start(&[]);
     let mut c = s.conn();
-    redis::cmd("DEBUG").arg("POPULATE").arg(20_000).query::<()>(&mut c).expect("populate");
+    redis::cmd("DEBUG").arg("POPULATE").arg(5_000).query::<()>(&mut c).expect("populate");
     fill(&mut c);
     let want = dataset(&mut c);
+    // 20 µs per key written: the save is still running while the writes below arrive.
+    redis::cmd("CONFIG").arg("SET").arg("rdb-key-save-delay").arg(20).query::<()>(&mut c).expect("delay");
     assert_eq!(redis::cmd("BGSAVE").query::<String>(&mut c).expect("bgsave"), "Background saving started");
+    let p = info_of(&mut c, "persistence");
+    assert_eq!(field(&p, "rdb_bgsave_in_progress").as_deref(), Some("1"), "{p}");
     // Writes right after the cut: none of them may reach the file.
     let mut p = redis::pipe();
     for i in 0..2000 {

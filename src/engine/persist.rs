@@ -63,6 +63,8 @@ pub struct Snapshot {
     /// aux fields), when the snapshot feeds or follows replication; a standalone
     /// server writes none, as Redis.
     pub repl: Option<ReplPosition>,
+    /// Hidden `rdb-key-save-delay`: µs slept per key written (tests of slow saves).
+    pub key_save_delay: Duration,
 }
 
 /// Where a snapshot sits in the replication stream.
@@ -227,7 +229,15 @@ impl Engine {
         if took > Duration::from_millis(10) {
             tracing::info!("Snapshot of {keys} keys taken in {} ms", took.as_millis());
         }
-        Snapshot { dbs, scripts, ctime: unix_now(), used_mem: self.used_memory_sample, keys, repl: None }
+        Snapshot {
+            dbs,
+            scripts,
+            ctime: unix_now(),
+            used_mem: self.used_memory_sample,
+            keys,
+            repl: None,
+            key_save_delay: Duration::from_micros(self.config.rdb_key_save_delay.max(0) as u64),
+        }
     }
 
     fn rdb_path(&self) -> PathBuf {
@@ -458,6 +468,9 @@ pub fn write_rdb<W: Write>(
         w.select_db(*index, size as u64, expires as u64)?;
         for (n, (key, val, expire)) in parts.iter().flat_map(CutPart::iter).enumerate() {
             w.entry(key, val, expire)?;
+            if !snap.key_save_delay.is_zero() {
+                std::thread::sleep(snap.key_save_delay);
+            }
             if n % 1024 == 1023 {
                 keys_done.fetch_add(1024, Ordering::Relaxed);
             }
@@ -767,6 +780,7 @@ mod tests {
             used_mem: 2,
             keys: 0,
             repl: None,
+            key_save_delay: Duration::ZERO,
         };
         let aux = |snap: &Snapshot| {
             let bytes = write_rdb(snap, Vec::new(), true, true, &AtomicU64::new(0)).expect("write");
