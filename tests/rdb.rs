@@ -506,14 +506,14 @@ fn check_rdb_reports_valid_and_corrupt_files() {
 }
 
 #[test]
-fn bgsave_of_a_big_dataset_prepares_its_cut_outside_the_lock() {
-    // From 100k keys the cut's buffers are prepared by another thread first: the
-    // save is in progress from the reply on, and the file holds the whole dataset.
+fn bgsave_of_a_big_dataset_walks_it_in_slices() {
+    // The writer walks 150k keys in slices under the lock: the save is in progress
+    // from the reply on, and the file holds the whole dataset.
     let s = Server::start(&[]);
     let mut c = s.conn();
     redis::cmd("DEBUG").arg("POPULATE").arg(150_000).query::<()>(&mut c).expect("populate");
     assert_eq!(redis::cmd("BGSAVE").query::<String>(&mut c).expect("bgsave"), "Background saving started");
-    // The save takes a few ms at least (buffers, cut, writing 150k keys); on a very
+    // The save takes a few ms at least (writing 150k keys); on a very
     // loaded machine it may already be over, which changes only what comes back here.
     match redis::cmd("BGSAVE").query::<String>(&mut c) {
         Err(e) => {

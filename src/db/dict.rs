@@ -47,7 +47,19 @@ pub struct Dict<V> {
     ht: [Table<V>; 2],
     /// Next bucket of `ht[0]` to move to `ht[1]`; `None` when not rehashing.
     rehash_idx: Option<usize>,
+    /// While a background snapshot walks the dictionary, nodes stay in their
+    /// buckets: no rehash steps, no resizes (`freeze`).
+    frozen: bool,
     hasher: ahash::RandomState,
+}
+
+/// A place in a walk over the buckets of both tables, table 0 first (`walk_slice`).
+/// While the dictionary is frozen, a key's place (`place_of`) does not change, so
+/// comparing it with a walk's cursor tells whether the walk has passed the key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct WalkPos {
+    table: usize,
+    bucket: usize,
 }
 
 impl<V> Default for Dict<V> {
@@ -63,7 +75,12 @@ fn rev(v: usize) -> usize {
 impl<V> Dict<V> {
     /// An empty dictionary (allocates on first insert).
     pub fn new() -> Self {
-        Dict { ht: [Table::empty(), Table::empty()], rehash_idx: None, hasher: ahash::RandomState::new() }
+        Dict {
+            ht: [Table::empty(), Table::empty()],
+            rehash_idx: None,
+            frozen: false,
+            hasher: ahash::RandomState::new(),
+        }
     }
 
     fn hash(&self, key: &[u8]) -> usize {
@@ -95,6 +112,66 @@ impl<V> Dict<V> {
         self.free_chains();
         self.ht = [Table::empty(), Table::empty()];
         self.rehash_idx = None;
+        self.frozen = false;
+    }
+
+    /// Freezes (or thaws) the layout: while frozen, no rehash step runs and the
+    /// table neither grows nor shrinks (chains get longer instead, as in Redis
+    /// while a fork child runs), so every node keeps its bucket.
+    pub fn freeze(&mut self, frozen: bool) {
+        self.frozen = frozen;
+    }
+
+    /// Where `key` is, or would be inserted now (see `WalkPos`).
+    pub fn place_of(&self, key: &[u8]) -> WalkPos {
+        if self.ht[0].buckets.is_empty() {
+            return WalkPos::default();
+        }
+        let h = self.hash(key);
+        if let Some(ri) = self.rehash_idx {
+            let b = h & self.ht[0].mask();
+            let in_old = b >= ri && {
+                let mut cur = self.ht[0].buckets[b].as_deref();
+                loop {
+                    match cur {
+                        Some(n) if n.key.as_bytes() == key => break true,
+                        Some(n) => cur = n.next.as_deref(),
+                        None => break false,
+                    }
+                }
+            };
+            if !in_old {
+                return WalkPos { table: 1, bucket: h & self.ht[1].mask() };
+            }
+        }
+        WalkPos { table: 0, bucket: h & self.ht[0].mask() }
+    }
+
+    /// Visits whole buckets from `pos` on until at least `max` elements were seen,
+    /// and moves `pos` past them. Returns true when the walk is complete. Meant for
+    /// a frozen dictionary, walked in slices with the lock released in between.
+    pub fn walk_slice(&self, pos: &mut WalkPos, max: usize, mut f: impl FnMut(&SBuf, &V)) -> bool {
+        let mut seen = 0;
+        while pos.table < 2 {
+            let buckets = &self.ht[pos.table].buckets;
+            while pos.bucket < buckets.len() {
+                if let Some(Some(ahead)) = buckets.get(pos.bucket + PREFETCH_AHEAD) {
+                    prefetch(&**ahead);
+                }
+                let mut cur = buckets[pos.bucket].as_deref();
+                while let Some(n) = cur {
+                    f(&n.key, &n.val);
+                    seen += 1;
+                    cur = n.next.as_deref();
+                }
+                pos.bucket += 1;
+                if seen >= max {
+                    return pos.table == 1 && pos.bucket == buckets.len();
+                }
+            }
+            *pos = WalkPos { table: pos.table + 1, bucket: 0 };
+        }
+        true
     }
 
     fn find_node(&self, key: &[u8]) -> Option<&Node<V>> {
@@ -242,7 +319,7 @@ impl<V> Dict<V> {
             self.ht[0] = Table::with_size(INITIAL_SIZE);
             return;
         }
-        if self.ht[0].used >= self.ht[0].buckets.len() {
+        if self.ht[0].used >= self.ht[0].buckets.len() && !self.frozen {
             self.start_resize((self.ht[0].used + 1).next_power_of_two());
         }
     }
@@ -260,7 +337,11 @@ impl<V> Dict<V> {
     /// Redis's `tryResizeHashTables`).
     pub fn shrink_if_needed(&mut self) {
         let size = self.ht[0].buckets.len();
-        if self.rehash_idx.is_none() && size > INITIAL_SIZE && self.ht[0].used * 100 / size < 100 / MIN_FILL {
+        if self.rehash_idx.is_none()
+            && !self.frozen
+            && size > INITIAL_SIZE
+            && self.ht[0].used * 100 / size < 100 / MIN_FILL
+        {
             self.start_resize(self.ht[0].used.next_power_of_two());
         }
     }
@@ -268,7 +349,7 @@ impl<V> Dict<V> {
     /// Moves up to `n` buckets (visiting at most 10n empty ones) from the old table
     /// to the new. Returns true while more work remains.
     pub fn rehash(&mut self, n: usize) -> bool {
-        let Some(mut idx) = self.rehash_idx else { return false };
+        let Some(mut idx) = self.rehash_idx.filter(|_| !self.frozen) else { return false };
         let mut empty_visits = n * 10;
         let mut n = n;
         while n > 0 && self.ht[0].used > 0 {

@@ -2,7 +2,7 @@
 //! Unix milliseconds), as in Redis's `redisDb`. Provides raw operations only; the
 //! engine layers lazy expiry, stats, and change tracking on top.
 
-use super::dict::Dict;
+use super::dict::{Dict, WalkPos};
 use super::sbuf::SBuf;
 use super::value::Value;
 use sha1::{Digest, Sha1};
@@ -25,6 +25,33 @@ pub struct Db {
     pub expires_cursor: u64,
     /// Running estimate of the average TTL (ms) of keys with an expire (INFO keyspace).
     pub avg_ttl: i64,
+    /// The background snapshot walking this database, if any.
+    pub snap: Option<Box<DbSnap>>,
+}
+
+/// A key's state when a snapshot started: value and deadline, or absent.
+pub type PreImage = Option<(Value, Option<i64>)>;
+
+/// A background snapshot's view of one database (the write barrier's state). The
+/// snapshot walks the frozen dictionary in slices; a key the walk has not passed
+/// yet has its pre-image saved on its first change, and the walk then skips it.
+/// So the snapshot costs memory only for what is written while it runs.
+pub struct DbSnap {
+    /// The database's index when the snapshot started (SWAPDB moves it along).
+    pub index: u32,
+    /// The next bucket to walk.
+    pub cursor: WalkPos,
+    /// Pre-images of the keys changed before the walk reached them.
+    pub saved: ahash::HashMap<SBuf, PreImage>,
+    /// The dictionaries as they were when FLUSHDB/FLUSHALL emptied the database:
+    /// the snapshot walks them instead, and the barrier has nothing to do.
+    pub detached: Option<(Dict<Entry>, Dict<i64>)>,
+}
+
+impl DbSnap {
+    pub fn new(index: u32) -> DbSnap {
+        DbSnap { index, cursor: WalkPos::default(), saved: Default::default(), detached: None }
+    }
 }
 
 impl Db {
@@ -56,9 +83,26 @@ impl Db {
         matches!(self.get_expire(key), Some(when) if when <= now)
     }
 
+    /// The write barrier: called before `key` changes in any way.
+    #[inline]
+    fn before_change(&mut self, key: &[u8]) {
+        if let Some(snap) = self.snap.as_deref_mut() {
+            if snap.detached.is_none() {
+                preserve(snap, &self.keys, &self.expires, key);
+            }
+        }
+    }
+
+    /// Looks a key up to change its value in place.
+    pub fn get_mut_for_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        self.before_change(key);
+        self.keys.get_mut(key)
+    }
+
     /// Stores `val` under `key`, replacing any value. The expire is removed unless
     /// `keep_ttl`.
     pub fn set(&mut self, key: &[u8], val: Value, lru: u32, keep_ttl: bool) {
+        self.before_change(key);
         self.keys.upsert(key, || SBuf::from_slice(key), Entry { val, lru });
         if !keep_ttl && !self.expires.is_empty() {
             self.expires.remove(key);
@@ -67,6 +111,7 @@ impl Db {
 
     /// Removes `key` and its expire; returns the value.
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
+        self.before_change(key);
         let (_, e) = self.keys.remove(key)?;
         if !self.expires.is_empty() {
             self.expires.remove(key);
@@ -76,6 +121,7 @@ impl Db {
 
     /// Sets the deadline of an existing key.
     pub fn set_expire(&mut self, key: &[u8], when: i64) {
+        self.before_change(key);
         if let Some(slot) = self.expires.get_mut(key) {
             *slot = when;
         } else {
@@ -85,16 +131,37 @@ impl Db {
 
     /// Removes the deadline; true when there was one.
     pub fn remove_expire(&mut self, key: &[u8]) -> bool {
+        if !self.expires.contains_key(key) {
+            return false;
+        }
+        self.before_change(key);
         self.expires.remove(key).is_some()
     }
 
-    /// Removes every key.
+    /// Removes every key. A snapshot walking the database keeps the dictionaries.
     pub fn clear(&mut self) {
-        self.keys.clear();
-        self.expires.clear();
+        match self.snap.as_deref_mut() {
+            Some(snap) if snap.detached.is_none() => {
+                snap.detached = Some((std::mem::take(&mut self.keys), std::mem::take(&mut self.expires)));
+            }
+            _ => {
+                self.keys.clear();
+                self.expires.clear();
+            }
+        }
         self.expires_cursor = 0;
         self.avg_ttl = 0;
     }
+}
+
+/// Saves `key`'s pre-image unless the walk has passed it or it is saved already.
+#[cold]
+fn preserve(snap: &mut DbSnap, keys: &Dict<Entry>, expires: &Dict<i64>, key: &[u8]) {
+    if snap.saved.contains_key(key) || keys.place_of(key) < snap.cursor {
+        return;
+    }
+    let pre = keys.get(key).map(|e| (e.val.clone(), expires.get(key).copied()));
+    snap.saved.insert(SBuf::from_slice(key), pre);
 }
 
 /// SHA1 of `data` XORed into `digest` (Redis's `xorDigest`).

@@ -1,6 +1,8 @@
 //! `SBuf`: a compact immutable byte string for keys (and small values): up to 22 bytes
-//! are stored inline in the 24-byte handle, longer ones in one heap allocation. Keys
-//! dominate per-key memory, so this matters for the memory-per-key target.
+//! are stored inline in the 24-byte handle, longer ones in one shared heap allocation.
+//! Keys dominate per-key memory, so this matters for the memory-per-key target; the
+//! allocation is reference-counted so that a snapshot's cut holds a long key (or an
+//! `embstr` value) without copying it.
 
 use std::borrow::Borrow;
 use std::fmt;
@@ -14,8 +16,8 @@ const INLINE: usize = 22;
 pub enum SBuf {
     /// Short strings live inside the handle.
     Inline { len: u8, data: [u8; INLINE] },
-    /// Longer strings own one exact-size allocation.
-    Heap(Box<[u8]>),
+    /// Longer strings share one exact-size allocation (plus its two counters).
+    Heap(std::sync::Arc<[u8]>),
 }
 
 impl SBuf {
@@ -42,7 +44,7 @@ impl SBuf {
     pub fn heap_size(&self) -> usize {
         match self {
             SBuf::Inline { .. } => 0,
-            SBuf::Heap(b) => b.len(),
+            SBuf::Heap(b) => b.len() + 2 * std::mem::size_of::<usize>(),
         }
     }
 }

@@ -57,8 +57,6 @@ pub struct Events {
     pub shutdown: Notify,
     /// Notified when clients are unpaused.
     pub unpause: Notify,
-    /// Notified when a background save waits for its cut (see `persist`).
-    pub bgsave: Notify,
 }
 
 /// The whole server state behind the lock.
@@ -81,6 +79,9 @@ pub struct Engine {
     pub dirty: u64,
     /// Saves, background saves, loading (see `persist`).
     pub persist: persist::Persistence,
+    /// The engine under its lock, for threads that work in slices (background
+    /// snapshots); set by the server.
+    pub access: Option<persist::EngineAccess>,
     pub active_expire_enabled: bool,
     pub pause: Option<Pause>,
     pub shutdown: Option<ShutdownRequest>,
@@ -178,6 +179,7 @@ impl Engine {
             started: Instant::now(),
             started_unix_ms: crate::util::now_ms(),
             persist: persist::Persistence::new(crate::util::now_ms() / 1000),
+            access: None,
             dirty: 0,
             active_expire_enabled: true,
             pause: None,
@@ -774,7 +776,7 @@ impl<'a> Ctx<'a> {
         let lfu = self.eng.lfu_params();
         let dbi = self.client.db;
         let eng = &mut *self.eng;
-        let e = eng.dbs[dbi].keys.get_mut(key)?;
+        let e = eng.dbs[dbi].get_mut_for_write(key)?;
         e.lru = lfu::touched(e.lru, lfu, &mut eng.rng);
         Some(e)
     }

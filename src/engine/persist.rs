@@ -1,21 +1,29 @@
 //! Snapshots and RDB persistence without fork.
 //!
-//! A snapshot is a consistent cut of every database taken under the engine lock: the
-//! index of each database (key, value, deadline) is copied, but values are not —
-//! collections and long strings are reference-counted, so the cut shares them with
-//! the live dataset, and a write to a value the cut still holds copies that value
-//! first (`Arc::make_mut` in the typed accessors: copy-on-write at value
-//! granularity). A thread then serialises the cut as an RDB file while clients keep
-//! reading and writing. For a big dataset BGSAVE prepares the cut's buffers outside
-//! the lock first (`prefaulted`, driven by the server's `bgsave_cuts` task), so the
-//! pause is the walk alone (~28 ms per million keys). SAVE, BGSAVE, the `save` points, SHUTDOWN SAVE and DEBUG
-//! RELOAD all go through `Engine::snapshot` and `write_rdb`; full syncs will too.
+//! A snapshot is a consistent cut of every database and of the script cache, taken
+//! without stopping the world and without copying the dataset. Starting one is O(1)
+//! per database under the lock: each dictionary is frozen (no rehash, no resize, so
+//! every key keeps its bucket) and gets a write barrier (`Db::snap`). The writer then
+//! walks the dictionaries in slices of `SLICE_KEYS` keys under the lock, releasing it
+//! in between, and serialises each slice outside it. A key changed before the walk
+//! reached it has its pre-image (value handle and deadline, or "absent") saved on the
+//! first change, and the walk skips it; values are reference-counted, so a pre-image
+//! shares the value and a later change copies it first (`Arc::make_mut`: copy-on-
+//! write at value granularity). Memory overhead is therefore bounded by what is
+//! written while the snapshot runs, plus one slice; FLUSHDB/FLUSHALL hand the whole
+//! dictionaries over to the snapshot instead of freeing them.
+//!
+//! SAVE, SHUTDOWN SAVE and DEBUG RELOAD hold the lock for the whole save and walk the
+//! dictionaries directly. BGSAVE and the `save` points run a background snapshot
+//! (`snapshot_begin`/`snapshot_next`) on a thread that takes the lock per slice
+//! through `Engine::access`; full syncs will too.
 //!
 //! Files are written to a temporary name in `dir`, fsynced, renamed over
 //! `dbfilename` and the directory fsynced, so a crash never leaves a torn file.
 
 use super::Engine;
-use crate::db::keyspace::Entry;
+use crate::db::dict::{Dict, WalkPos};
+use crate::db::keyspace::{DbSnap, Entry};
 use crate::db::sbuf::SBuf;
 use crate::db::Value;
 use crate::rdb::{Item, Limits, RdbError, RdbWriter};
@@ -26,38 +34,49 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Part of a database's cut: keys with their values (shared with the live
-/// dataset), and the deadlines of the keys that have one, by position. Deadlines
-/// sit apart so a key costs 48 bytes in the cut, not 64: the copy is bound by page
-/// faults.
-#[derive(Default)]
-pub struct CutPart {
-    pub entries: Vec<(SBuf, Value)>,
-    pub expires: Vec<(usize, i64)>,
+/// What a snapshot produces, in order: each database's header, then its keys.
+pub enum Piece {
+    Db { index: u32, size: u64, expires: u64 },
+    Entry(SBuf, Value, Option<i64>),
 }
 
-impl CutPart {
-    /// The keys with their deadlines, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&SBuf, &Value, Option<i64>)> {
-        let mut next = self.expires.iter().peekable();
-        self.entries.iter().enumerate().map(move |(i, (k, v))| {
-            let when = next.next_if(|(at, _)| *at == i).map(|(_, w)| *w);
-            (k, v, when)
-        })
-    }
+/// Keys per slice of a background snapshot's walk (~0.1–0.2 ms under the lock).
+pub const SLICE_KEYS: usize = 4096;
+
+/// Runs a closure on the engine under its lock from another thread; false when
+/// the engine is gone. Installed by the server (`Engine::access`).
+pub type EngineAccess = Arc<dyn Fn(&mut dyn FnMut(&mut Engine)) -> bool + Send + Sync>;
+
+/// Where a background snapshot is (`Persistence::run`).
+pub struct SnapshotRun {
+    id: u64,
+    /// The databases to write: index, keys and deadlines when the snapshot began.
+    order: Vec<(u32, u64, u64)>,
+    next_db: usize,
+    stage: Stage,
 }
 
-/// A consistent cut of the dataset and the script cache.
+enum Stage {
+    /// The database's header is next.
+    Header,
+    /// Walking the database's dictionary.
+    Walk,
+    /// Writing the pre-images saved by the barrier.
+    Saved(std::collections::hash_map::IntoIter<SBuf, crate::db::keyspace::PreImage>),
+}
+
+/// What a snapshot records when it begins, besides the keys (see `Piece`).
 pub struct Snapshot {
-    /// Non-empty databases: (index, entries in one or more parts).
-    pub dbs: Vec<(u32, Vec<CutPart>)>,
+    /// The background run producing the keys (`snapshot_next`); 0 for a snapshot
+    /// walked under the lock in one go.
+    pub id: u64,
     /// Bodies of every cached script (`lua` aux fields).
     pub scripts: Vec<Bytes>,
     /// Unix seconds when the cut was taken (`ctime`).
     pub ctime: i64,
     /// `used_memory` at the cut (`used-mem`).
     pub used_mem: u64,
-    /// Keys in the cut.
+    /// Keys when the snapshot began.
     pub keys: u64,
     /// Replication position of the cut (`repl-stream-db`, `repl-id`, `repl-offset`
     /// aux fields), when the snapshot feeds or follows replication; a standalone
@@ -83,6 +102,10 @@ pub struct Bgsave {
     pub keys_done: Arc<AtomicU64>,
     /// Set to make the writer stop and remove its temporary file (FLUSHALL).
     pub cancel: Arc<AtomicBool>,
+    /// The writer's temporary file.
+    pub tmp: PathBuf,
+    /// The background snapshot it writes.
+    pub run: u64,
     pub thread: std::thread::JoinHandle<io::Result<u64>>,
 }
 
@@ -113,8 +136,10 @@ pub struct Persistence {
     pub bgsave: Option<Bgsave>,
     /// BGSAVE SCHEDULE arrived while a save was running.
     pub bgsave_scheduled: bool,
-    /// A background save waits for its cut (`Engine::bgsave_cut`).
-    pub bgsave_pending: bool,
+    /// The background snapshot in progress, if any.
+    pub run: Option<SnapshotRun>,
+    /// Background snapshots started so far (their ids).
+    pub runs: u64,
     pub loading: Option<Loading>,
     pub last_load_keys_loaded: u64,
     pub last_load_keys_expired: u64,
@@ -130,7 +155,8 @@ impl Persistence {
             saves: 0,
             bgsave: None,
             bgsave_scheduled: false,
-            bgsave_pending: false,
+            run: None,
+            runs: 0,
             loading: None,
             last_load_keys_loaded: 0,
             last_load_keys_expired: 0,
@@ -146,9 +172,6 @@ const BGSAVE_RETRY_DELAY: i64 = 5;
 /// batches so INFO, PING and the -LOADING replies keep flowing).
 const LOAD_BATCH: usize = 1024;
 
-/// Databases with at least this many keys are cut by two threads.
-const PARALLEL_CUT_KEYS: usize = 100_000;
-
 /// The error text of writes refused after a failed background save.
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
@@ -157,87 +180,139 @@ fn unix_now() -> i64 {
 }
 
 impl Engine {
-    /// Takes a consistent cut of every database and the script cache. Runs under
-    /// the lock: copies each index (key, value handle, deadline); values are shared.
-    pub fn snapshot(&self) -> Snapshot {
-        self.snapshot_into(Vec::new())
-    }
-
-    /// The capacities of the cut's parts for the current dataset, with room for
-    /// the keys that may arrive before the cut (see `snapshot_into`).
-    pub fn cut_capacities(&self) -> Vec<usize> {
-        let mut caps = Vec::new();
-        for db in self.dbs.iter().filter(|db| !db.is_empty()) {
-            let parts = if db.len() >= PARALLEL_CUT_KEYS { 2 } else { 1 };
-            caps.extend(std::iter::repeat_n(db.len() / parts + db.len() / 8 + 1024, parts));
-        }
-        caps
-    }
-
-    /// `snapshot`, filling buffers from `pool` when one is big enough: buffers
-    /// whose pages were touched before the lock was taken (`prefaulted`) spare the
-    /// cut its page faults, about half of its time on a million keys.
-    pub fn snapshot_into(&self, mut pool: Vec<Vec<(SBuf, Value)>>) -> Snapshot {
-        let started = Instant::now();
-        let mut dbs = Vec::new();
-        let mut keys = 0u64;
-        for (index, db) in self.dbs.iter().enumerate() {
-            if db.is_empty() {
-                continue;
-            }
-            // A big database is cut by two threads, each walking half the buckets
-            // into its own part: the walk is bound by cache misses and the copy by
-            // page faults (1M keys: 75 → ~63 ms; BENCHMARKS.md has the steps).
-            let parts = if db.len() >= PARALLEL_CUT_KEYS { 2 } else { 1 };
-            let mut buffers: Vec<Vec<(SBuf, Value)>> = (0..parts)
-                .map(|_| match pool.iter().position(|b| b.capacity() >= db.len() / parts + 16) {
-                    Some(i) => pool.swap_remove(i),
-                    None => Vec::with_capacity(db.len() / parts + 16),
-                })
-                .collect();
-            let cut_part = |part: usize, entries: Vec<(SBuf, Value)>| {
-                let with_expires = !db.expires.is_empty();
-                let mut cut = CutPart { entries, expires: Vec::new() };
-                db.keys.for_each_part(part, parts, |key, Entry { val, .. }| {
-                    if val.is_empty_collection() {
-                        return;
-                    }
-                    if with_expires {
-                        if let Some(&when) = db.expires.get(key) {
-                            cut.expires.push((cut.entries.len(), when));
-                        }
-                    }
-                    cut.entries.push((key.clone(), val.clone()));
-                });
-                cut
-            };
-            let cut: Vec<CutPart> = if parts == 1 {
-                vec![cut_part(0, buffers.pop().unwrap_or_default())]
-            } else {
-                let (second, first) = (buffers.pop().unwrap_or_default(), buffers.pop().unwrap_or_default());
-                std::thread::scope(|s| {
-                    let other = s.spawn(|| cut_part(1, second));
-                    let mine = cut_part(0, first);
-                    vec![mine, other.join().expect("the cut's second thread panicked")]
-                })
-            };
-            keys += cut.iter().map(|p| p.entries.len() as u64).sum::<u64>();
-            dbs.push((index as u32, cut));
-        }
-        let scripts = self.scripting.bodies().cloned().collect();
-        let took = started.elapsed();
-        if took > Duration::from_millis(10) {
-            tracing::info!("Snapshot of {keys} keys taken in {} ms", took.as_millis());
-        }
+    /// The snapshot's header: scripts, times and sizes as they are now.
+    fn snapshot_header(&self, id: u64) -> Snapshot {
         Snapshot {
-            dbs,
-            scripts,
+            id,
+            scripts: self.scripting.bodies().cloned().collect(),
             ctime: unix_now(),
             used_mem: self.used_memory_sample,
-            keys,
+            keys: self.dbs.iter().map(|db| db.len() as u64).sum(),
             repl: None,
             key_save_delay: Duration::from_micros(self.config.rdb_key_save_delay.max(0) as u64),
         }
+    }
+
+    /// Begins a background snapshot: freezes every non-empty database's dictionary
+    /// and arms its write barrier. O(1) per database. The keys then come from
+    /// `snapshot_next`, slice by slice.
+    pub fn snapshot_begin(&mut self) -> Result<Snapshot, String> {
+        if self.persist.run.is_some() {
+            return Err("ERR Background save already in progress".into());
+        }
+        self.persist.runs += 1;
+        let id = self.persist.runs;
+        let mut order = Vec::new();
+        for (index, db) in self.dbs.iter_mut().enumerate() {
+            if !db.is_empty() {
+                order.push((index as u32, db.len() as u64, db.expires.len() as u64));
+                db.keys.freeze(true);
+                db.snap = Some(Box::new(DbSnap::new(index as u32)));
+            }
+        }
+        self.persist.run = Some(SnapshotRun { id, order, next_db: 0, stage: Stage::Header });
+        Ok(self.snapshot_header(id))
+    }
+
+    /// Appends the next slice of background snapshot `id` to `out` (at least
+    /// `budget` pieces unless it ends). Ok(false) once it is complete; an error
+    /// when it was abandoned.
+    pub fn snapshot_next(&mut self, id: u64, out: &mut Vec<Piece>, budget: usize) -> io::Result<bool> {
+        let Some(run) = self.persist.run.as_mut().filter(|r| r.id == id) else {
+            return Err(io::Error::other("background save abandoned"));
+        };
+        let stop = out.len().saturating_add(budget);
+        while out.len() < stop {
+            let Some(&(index, size, expires)) = run.order.get(run.next_db) else {
+                self.persist.run = None;
+                return Ok(false);
+            };
+            match &mut run.stage {
+                Stage::Header => {
+                    out.push(Piece::Db { index, size, expires });
+                    run.stage = Stage::Walk;
+                }
+                Stage::Walk => {
+                    let db = self
+                        .dbs
+                        .iter_mut()
+                        .find(|db| db.snap.as_ref().is_some_and(|s| s.index == index))
+                        .expect("a database being snapshotted keeps its barrier until walked");
+                    let snap = db.snap.as_deref_mut().expect("found by its barrier");
+                    let DbSnap { cursor, saved, detached, .. } = snap;
+                    let (keys, exps) = match detached {
+                        Some((keys, exps)) => (&*keys, &*exps),
+                        None => (&db.keys, &db.expires),
+                    };
+                    let done = walk_slice(keys, exps, cursor, Some(saved), out, stop - out.len());
+                    if done {
+                        let snap = db.snap.take().expect("found by its barrier");
+                        db.keys.freeze(false);
+                        run.stage = Stage::Saved(snap.saved.into_iter());
+                    }
+                }
+                Stage::Saved(pre_images) => {
+                    for (key, pre) in pre_images.by_ref() {
+                        if let Some((val, when)) = pre.filter(|(v, _)| !v.is_empty_collection()) {
+                            out.push(Piece::Entry(key, val, when));
+                            if out.len() >= stop {
+                                break;
+                            }
+                        }
+                    }
+                    if pre_images.len() == 0 {
+                        run.next_db += 1;
+                        run.stage = Stage::Header;
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// Ends background snapshot `id` if it still runs (its writer failed).
+    pub fn snapshot_end(&mut self, id: u64) {
+        if self.persist.run.as_ref().is_some_and(|r| r.id == id) {
+            self.snapshot_abort();
+        }
+    }
+
+    /// Ends the background snapshot, if any: barriers disarmed, dictionaries thawed.
+    pub fn snapshot_abort(&mut self) {
+        self.persist.run = None;
+        for db in &mut self.dbs {
+            if db.snap.take().is_some() {
+                db.keys.freeze(false);
+            }
+        }
+    }
+
+    /// Writes a snapshot of the dataset as it is now, holding the lock throughout
+    /// (SAVE, SHUTDOWN, DEBUG RELOAD): the dictionaries are walked directly.
+    fn save_locked(&self, out_dir: &Path, file: &str) -> io::Result<u64> {
+        let snap = self.snapshot_header(0);
+        let mut dbs = self.dbs.iter().enumerate().filter(|(_, db)| !db.is_empty());
+        let mut current = None;
+        let mut cursor = WalkPos::default();
+        let source = |out: &mut Vec<Piece>| -> io::Result<bool> {
+            if current.is_none() {
+                let Some((index, db)) = dbs.next() else { return Ok(false) };
+                out.push(Piece::Db { index: index as u32, size: db.len() as u64, expires: db.expires.len() as u64 });
+                current = Some(db);
+                cursor = WalkPos::default();
+            }
+            let db = current.expect("set just above");
+            if walk_slice(&db.keys, &db.expires, &mut cursor, None, out, SLICE_KEYS) {
+                current = None;
+            }
+            Ok(true)
+        };
+        let (compress, checksum) = (self.config.rdbcompression, self.config.rdbchecksum);
+        let never = AtomicBool::new(false);
+        let tmp = temp_file_name(out_dir);
+        save_to_file(&snap, source, out_dir, file, &tmp, compress, checksum, &AtomicU64::new(0), &never, |rename| {
+            rename()
+        })
     }
 
     fn rdb_path(&self) -> PathBuf {
@@ -249,11 +324,8 @@ impl Engine {
         if self.bgsave_in_progress() {
             return Err("ERR Background save already in progress".into());
         }
-        let snap = self.snapshot();
         let started = Instant::now();
-        let (dir, file) = (self.config.dir.clone(), self.config.dbfilename.clone());
-        let (compress, checksum) = (self.config.rdbcompression, self.config.rdbchecksum);
-        match save_to_file(&snap, &dir, &file, compress, checksum, &AtomicU64::new(0), &AtomicBool::new(false)) {
+        match self.save_locked(&self.config.dir.clone(), &self.config.dbfilename.clone()) {
             Ok(bytes) => {
                 tracing::info!("DB saved on disk ({bytes} bytes, {} ms)", started.elapsed().as_millis());
                 self.dirty = 0;
@@ -269,14 +341,15 @@ impl Engine {
         }
     }
 
-    /// Abandons a running or pending background save: its writer stops and removes
-    /// its temporary file, and is waited for, so it cannot rename an older dataset
-    /// over a newer file afterwards.
+    /// Abandons a running background save: its snapshot ends at once, and its
+    /// writer stops at its next slice. The writer renames its file only under the
+    /// lock and after checking `cancel`, so it can never put an older dataset over
+    /// a newer file afterwards; its temporary file is removed here.
     pub fn abandon_bgsave(&mut self) {
-        self.persist.bgsave_pending = false;
         if let Some(b) = self.persist.bgsave.take() {
             b.cancel.store(true, Ordering::Relaxed);
-            let _ = b.thread.join();
+            self.snapshot_abort();
+            let _ = std::fs::remove_file(&b.tmp);
             tracing::info!("Background saving abandoned");
         }
     }
@@ -289,62 +362,89 @@ impl Engine {
         self.save_now()
     }
 
-    /// True while a background save runs or waits for its cut.
+    /// True while a background save runs.
     pub fn bgsave_in_progress(&self) -> bool {
-        self.persist.bgsave.is_some() || self.persist.bgsave_pending
+        self.persist.bgsave.is_some()
     }
 
-    /// BGSAVE: a snapshot written by a thread while the server keeps serving. A big
-    /// dataset is cut a moment later, once the server's snapshot task has prepared
-    /// the cut's buffers outside the lock (`events.bgsave`); the save counts as in
-    /// progress from now on.
+    /// BGSAVE: a background snapshot written by a thread while the server keeps
+    /// serving. The thread takes the lock once per slice through `access`; without
+    /// it (an engine driven by unit tests) the keys are collected now, as one slice.
     pub fn bgsave_start(&mut self) -> Result<(), String> {
         if self.bgsave_in_progress() {
             return Err("ERR Background save already in progress".into());
         }
-        if self.dbs.iter().map(|db| db.len()).sum::<usize>() >= PARALLEL_CUT_KEYS {
-            self.persist.bgsave_pending = true;
-            self.persist.last_bgsave_try = unix_now();
-            self.events.bgsave.notify_one();
-            tracing::info!("Background saving started");
-            return Ok(());
+        let snap = self.snapshot_begin()?;
+        let mut collected = Vec::new();
+        if self.access.is_none() {
+            while self.snapshot_next(snap.id, &mut collected, usize::MAX).map_err(|e| e.to_string())? {}
         }
-        let snap = self.snapshot();
-        self.bgsave_spawn(snap)
-    }
-
-    /// Takes the pending background save's cut into `pool` and starts its writer.
-    pub fn bgsave_cut(&mut self, pool: Vec<Vec<(SBuf, Value)>>) {
-        if !self.persist.bgsave_pending {
-            return;
-        }
-        self.persist.bgsave_pending = false;
-        let snap = self.snapshot_into(pool);
-        if let Err(e) = self.bgsave_spawn(snap) {
-            tracing::warn!("{e}");
-            self.persist.last_bgsave_ok = false;
-        }
-    }
-
-    /// Starts the thread writing `snap`.
-    fn bgsave_spawn(&mut self, snap: Snapshot) -> Result<(), String> {
+        let access = self.access.clone();
         let keys_done = Arc::new(AtomicU64::new(0));
         let progress = keys_done.clone();
         let cancel = Arc::new(AtomicBool::new(false));
         let cancelled = cancel.clone();
         let (dir, file) = (self.config.dir.clone(), self.config.dbfilename.clone());
+        let tmp = temp_file_name(&dir);
+        let tmp_path = tmp.clone();
         let (compress, checksum) = (self.config.rdbcompression, self.config.rdbchecksum);
         let keys_total = snap.keys;
-        let thread = std::thread::Builder::new()
-            .name("bgsave".into())
-            .spawn(move || save_to_file(&snap, &dir, &file, compress, checksum, &progress, &cancelled))
-            .map_err(|e| format!("ERR can't start the background save: {e}"))?;
+        let id = snap.id;
+        let save = move || {
+            let mut collected = Some(collected);
+            let source = |out: &mut Vec<Piece>| -> io::Result<bool> {
+                let Some(access) = &access else {
+                    out.extend(collected.take().into_iter().flatten());
+                    return Ok(false);
+                };
+                let mut result = Err(io::Error::other("the server is gone"));
+                access(&mut |eng| result = eng.snapshot_next(id, out, SLICE_KEYS));
+                result
+            };
+            // The rename happens under the lock, after checking `cancel` (see
+            // `abandon_bgsave`).
+            let commit = |rename: &mut dyn FnMut() -> io::Result<()>| {
+                let mut result = Err(io::Error::other("background save abandoned"));
+                let mut guarded = || {
+                    if !cancelled.load(Ordering::Relaxed) {
+                        result = rename();
+                    }
+                };
+                match &access {
+                    Some(access) => {
+                        access(&mut |_| guarded());
+                    }
+                    None => guarded(),
+                }
+                result
+            };
+            let result =
+                save_to_file(&snap, source, &dir, &file, &tmp, compress, checksum, &progress, &cancelled, commit);
+            if let (Err(_), Some(access)) = (&result, &access) {
+                // Disarm the barriers now rather than at the cron's next look.
+                access(&mut |eng| eng.snapshot_end(id));
+            }
+            result
+        };
+        let thread = match std::thread::Builder::new().name("bgsave".into()).spawn(save) {
+            Ok(thread) => thread,
+            Err(e) => {
+                self.snapshot_abort();
+                return Err(format!("ERR can't start the background save: {e}"));
+            }
+        };
         self.persist.last_bgsave_try = unix_now();
-        self.persist.bgsave =
-            Some(Bgsave { started: Instant::now(), dirty_at_start: self.dirty, keys_total, keys_done, cancel, thread });
-        if keys_total < PARALLEL_CUT_KEYS as u64 {
-            tracing::info!("Background saving started");
-        }
+        self.persist.bgsave = Some(Bgsave {
+            started: Instant::now(),
+            dirty_at_start: self.dirty,
+            keys_total,
+            keys_done,
+            cancel,
+            tmp: tmp_path,
+            run: id,
+            thread,
+        });
+        tracing::info!("Background saving started");
         Ok(())
     }
 
@@ -355,6 +455,7 @@ impl Engine {
             let b = self.persist.bgsave.take().expect("checked just above");
             let secs = b.started.elapsed().as_secs() as i64;
             let result = b.thread.join().unwrap_or_else(|_| Err(io::Error::other("the save thread panicked")));
+            self.snapshot_end(b.run);
             self.persist.last_bgsave_secs = secs;
             match result {
                 Ok(bytes) => {
@@ -424,20 +525,34 @@ impl Engine {
     }
 }
 
-/// A buffer for `capacity` cut entries whose pages have been written once, so
-/// filling it under the lock takes no page faults. Call outside the lock.
-pub fn prefaulted(capacity: usize) -> Vec<(SBuf, Value)> {
-    let mut v: Vec<(SBuf, Value)> = Vec::with_capacity(capacity);
-    let bytes = capacity * std::mem::size_of::<(SBuf, Value)>();
-    // SAFETY: the capacity is allocated and unused; zero bytes are written into it
-    // only to fault its pages in. `len` stays 0, so nothing reads them as values.
-    unsafe { std::ptr::write_bytes(v.as_mut_ptr() as *mut u8, 0, bytes) };
-    v
+/// Appends the keys of one slice of a database's walk to `out`: at least `budget`
+/// of them unless the walk ends (true then). Keys whose pre-image the barrier
+/// saved (`saved`) are skipped here and written from the pre-image.
+fn walk_slice(
+    keys: &Dict<Entry>,
+    expires: &Dict<i64>,
+    cursor: &mut WalkPos,
+    saved: Option<&ahash::HashMap<SBuf, crate::db::keyspace::PreImage>>,
+    out: &mut Vec<Piece>,
+    budget: usize,
+) -> bool {
+    let with_expires = !expires.is_empty();
+    keys.walk_slice(cursor, budget, |key, Entry { val, .. }| {
+        if val.is_empty_collection() || saved.is_some_and(|s| !s.is_empty() && s.contains_key(key.as_bytes())) {
+            return;
+        }
+        let when = if with_expires { expires.get(key).copied() } else { None };
+        out.push(Piece::Entry(key.clone(), val.clone(), when));
+    })
 }
 
-/// Writes `snap` as an RDB stream. `keys_done` counts the keys written.
+/// Writes a snapshot as an RDB stream: `snap`'s aux fields, then the pieces that
+/// `next` appends to its buffer until it returns false. Each key is dropped right
+/// after it is written, so the writer holds at most one slice of value handles.
+/// `keys_done` counts the keys written.
 pub fn write_rdb<W: Write>(
     snap: &Snapshot,
+    mut next: impl FnMut(&mut Vec<Piece>) -> io::Result<bool>,
     out: W,
     compression: bool,
     checksum: bool,
@@ -458,26 +573,42 @@ pub fn write_rdb<W: Write>(
     for body in &snap.scripts {
         w.aux(b"lua", body)?;
     }
-    if let Some((index, _)) = snap.dbs.iter().find(|(index, _)| *index >= 16) {
-        // Written anyway (dropping the keys would lose them), as redis-server does.
-        tracing::warn!("Saving database {index}: a redis-server with the default 16 databases refuses this file");
-    }
-    for (index, parts) in &snap.dbs {
-        let size: usize = parts.iter().map(|p| p.entries.len()).sum();
-        let expires: usize = parts.iter().map(|p| p.expires.len()).sum();
-        w.select_db(*index, size as u64, expires as u64)?;
-        for (n, (key, val, expire)) in parts.iter().flat_map(CutPart::iter).enumerate() {
-            w.entry(key, val, expire)?;
-            if !snap.key_save_delay.is_zero() {
-                std::thread::sleep(snap.key_save_delay);
-            }
-            if n % 1024 == 1023 {
-                keys_done.fetch_add(1024, Ordering::Relaxed);
+    let mut slice = Vec::with_capacity(SLICE_KEYS + 64);
+    loop {
+        let more = next(&mut slice)?;
+        let mut written = 0;
+        for piece in slice.drain(..) {
+            match piece {
+                Piece::Db { index, size, expires } => {
+                    if index >= 16 {
+                        // Written anyway (dropping the keys would lose them), as redis-server does.
+                        tracing::warn!(
+                            "Saving database {index}: a redis-server with the default 16 databases refuses this file"
+                        );
+                    }
+                    w.select_db(index, size, expires)?;
+                }
+                Piece::Entry(key, val, expire) => {
+                    w.entry(&key, &val, expire)?;
+                    written += 1;
+                    if !snap.key_save_delay.is_zero() {
+                        std::thread::sleep(snap.key_save_delay);
+                    }
+                }
             }
         }
-        keys_done.fetch_add(size as u64 % 1024, Ordering::Relaxed);
+        keys_done.fetch_add(written, Ordering::Relaxed);
+        if !more {
+            break;
+        }
     }
     w.finish()
+}
+
+/// A fresh temporary file name in `dir` for a save.
+fn temp_file_name(dir: &Path) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    dir.join(format!("temp-{}-{}.rdb", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)))
 }
 
 /// A writer that stops when `cancel` is set (checked every 64 KiB written).
@@ -503,38 +634,39 @@ impl<W: Write> Write for Cancellable<'_, W> {
     }
 }
 
-/// Writes `snap` to `dir/file` through a temporary file, fsync and rename, and
-/// returns the file's size. Gives up (removing the temporary file) once `cancel`
-/// is set, at the latest just before the rename.
+/// Writes a snapshot (see `write_rdb`) to `dir/file` through the temporary file
+/// `tmp`, fsync and rename, and returns the file's size. `commit` performs the
+/// rename it is given, or refuses (a background save abandoned meanwhile). Gives up
+/// (removing the temporary file) once `cancel` is set.
+#[allow(clippy::too_many_arguments)]
 pub fn save_to_file(
     snap: &Snapshot,
+    next: impl FnMut(&mut Vec<Piece>) -> io::Result<bool>,
     dir: &Path,
     file: &str,
+    tmp: &Path,
     compression: bool,
     checksum: bool,
     keys_done: &AtomicU64,
     cancel: &AtomicBool,
+    commit: impl FnOnce(&mut dyn FnMut() -> io::Result<()>) -> io::Result<()>,
 ) -> io::Result<u64> {
-    let tmp = dir.join(format!("temp-{}-{:?}.rdb", std::process::id(), std::thread::current().id()));
     let result = (|| {
-        let f = std::fs::File::create(&tmp)?;
+        let f = std::fs::File::create(tmp)?;
         let out = Cancellable { inner: BufWriter::with_capacity(1 << 16, f), cancel, since_check: 0 };
-        let w = write_rdb(snap, out, compression, checksum, keys_done)?;
+        let w = write_rdb(snap, next, out, compression, checksum, keys_done)?;
         let f = w.inner.into_inner().map_err(|e| e.into_error())?;
         f.sync_all()?;
         let size = f.metadata()?.len();
         drop(f);
-        if cancel.load(Ordering::Relaxed) {
-            return Err(io::Error::other("background save abandoned"));
-        }
-        std::fs::rename(&tmp, dir.join(file))?;
+        commit(&mut || std::fs::rename(tmp, dir.join(file)))?;
         if let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }
         Ok(size)
     })();
     if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = std::fs::remove_file(tmp);
     }
     result
 }
@@ -773,17 +905,17 @@ mod tests {
 
     #[test]
     fn aux_fields_include_the_replication_position_when_known() {
-        let mut snap = Snapshot {
-            dbs: Vec::new(),
+        let snap = |repl: Option<ReplPosition>| Snapshot {
+            id: 0,
             scripts: vec![Bytes::from_static(b"return 1")],
             ctime: 1,
             used_mem: 2,
             keys: 0,
-            repl: None,
+            repl,
             key_save_delay: Duration::ZERO,
         };
-        let aux = |snap: &Snapshot| {
-            let bytes = write_rdb(snap, Vec::new(), true, true, &AtomicU64::new(0)).expect("write");
+        let aux = |snap: Snapshot| {
+            let bytes = write_rdb(&snap, |_| Ok(false), Vec::new(), true, true, &AtomicU64::new(0)).expect("write");
             let mut aux = Vec::new();
             crate::rdb::load(&bytes[..], &mut |item| {
                 if let Item::Aux { key, value } = item {
@@ -797,13 +929,124 @@ mod tests {
             .expect("load");
             aux
         };
-        let names: Vec<String> = aux(&snap).into_iter().map(|(k, _)| k).collect();
+        let names: Vec<String> = aux(snap(None)).into_iter().map(|(k, _)| k).collect();
         assert_eq!(names, ["redis-ver", "redis-bits", "ctime", "used-mem", "aof-base", "lua"]);
-        snap.repl = Some(ReplPosition { stream_db: 3, replid: "a".repeat(40), offset: 12345 });
-        let got = aux(&snap);
+        let got = aux(snap(Some(ReplPosition { stream_db: 3, replid: "a".repeat(40), offset: 12345 })));
         assert!(got.contains(&("repl-stream-db".into(), "3".into())), "{got:?}");
         assert!(got.contains(&("repl-id".into(), "a".repeat(40))), "{got:?}");
         assert!(got.contains(&("repl-offset".into(), "12345".into())), "{got:?}");
         assert!(got.contains(&("lua".into(), "return 1".into())), "{got:?}");
+    }
+
+    use crate::db::keyspace::value_digest;
+    use crate::engine::testing::TestEngine;
+    use rand::{Rng, SeedableRng};
+    use std::collections::BTreeMap;
+
+    type Image = BTreeMap<(u32, Vec<u8>), [u8; 20]>;
+
+    /// Every key of every database with the digest of its value and deadline.
+    fn image(eng: &Engine) -> Image {
+        let mut out = Image::new();
+        for (index, db) in eng.dbs.iter().enumerate() {
+            for (key, e) in db.keys.iter() {
+                let mut d = [0u8; 20];
+                value_digest(&mut d, &e.val, db.get_expire(key));
+                out.insert((index as u32, key.to_vec()), d);
+            }
+        }
+        out
+    }
+
+    /// What a snapshot's pieces say, in the same form.
+    fn image_of(pieces: &[Piece]) -> Image {
+        let mut out = Image::new();
+        let mut db = None;
+        for p in pieces {
+            match p {
+                Piece::Db { index, .. } => db = Some(*index),
+                Piece::Entry(key, val, when) => {
+                    let mut d = [0u8; 20];
+                    value_digest(&mut d, val, *when);
+                    let fresh = out.insert((db.expect("a header first"), key.to_vec()), d).is_none();
+                    assert!(fresh, "key {key:?} written twice");
+                }
+            }
+        }
+        out
+    }
+
+    /// A random write, as a command line, in one of two databases.
+    fn random_write(rng: &mut impl Rng, keys: usize) -> String {
+        let k = rng.gen_range(0..keys * 2); // half of them new keys
+        match rng.gen_range(0..100) {
+            0..=24 => format!("SET k{k} v{}", rng.gen::<u32>()),
+            25..=39 => format!("DEL k{k}"),
+            40..=54 => format!("RPUSH l{k} x{}", rng.gen::<u16>()),
+            55..=64 => format!("LPOP l{k}"),
+            65..=74 => format!("PEXPIRE k{k} {}", rng.gen_range(100_000..200_000)),
+            75..=79 => format!("PERSIST k{k}"),
+            80..=84 => format!("APPEND k{k} {}", "y".repeat(rng.gen_range(1..40))),
+            85..=89 => format!("RENAME k{k} k{}", rng.gen_range(0..keys * 2)),
+            90..=93 => format!("SELECT {}", rng.gen_range(0..2)),
+            94..=95 => "SWAPDB 0 1".to_string(),
+            96 => "FLUSHDB".to_string(),
+            _ => format!("HSET h{k} f{} {}", rng.gen::<u8>(), rng.gen::<u8>()),
+        }
+    }
+
+    #[test]
+    fn a_background_snapshot_is_the_dataset_when_it_began_whatever_is_written_meanwhile() {
+        for seed in 0..40u64 {
+            let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+            let mut t = TestEngine::new();
+            let keys = rng.gen_range(1..3000);
+            for _ in 0..keys * 2 {
+                let line = random_write(&mut rng, keys);
+                if !line.starts_with("FLUSHDB") {
+                    t.run(&line);
+                }
+            }
+            let before = image(&t.eng);
+            let snap = t.eng.snapshot_begin().expect("begin");
+            assert!(t.eng.snapshot_begin().is_err(), "one background snapshot at a time");
+            let mut pieces = Vec::new();
+            let mut writes = 0;
+            loop {
+                let more = t.eng.snapshot_next(snap.id, &mut pieces, rng.gen_range(1..300)).expect("next");
+                let saved: usize = t.eng.dbs.iter().filter_map(|db| db.snap.as_ref()).map(|s| s.saved.len()).sum();
+                assert!(saved <= writes * 2, "pre-images are bounded by the writes ({saved} > 2 × {writes})");
+                if !more {
+                    break;
+                }
+                for _ in 0..rng.gen_range(0..40) {
+                    t.run(&random_write(&mut rng, keys));
+                    writes += 1;
+                }
+            }
+            assert!(t.eng.persist.run.is_none() && t.eng.dbs.iter().all(|db| db.snap.is_none()));
+            assert_eq!(image_of(&pieces), before, "seed {seed}");
+            // Thawed: the dictionaries resize again.
+            for i in 0..5000 {
+                t.run(&format!("SET grow{i} v"));
+            }
+        }
+    }
+
+    #[test]
+    fn an_abandoned_background_snapshot_disarms_its_barriers() {
+        let mut t = TestEngine::new();
+        for i in 0..100 {
+            t.run(&format!("SET k{i} v"));
+        }
+        let snap = t.eng.snapshot_begin().expect("begin");
+        t.eng.snapshot_abort();
+        assert!(t.eng.dbs.iter().all(|db| db.snap.is_none()));
+        assert!(t.eng.snapshot_next(snap.id, &mut Vec::new(), 10).is_err());
+        t.run("SET k1 w");
+        let again = t.eng.snapshot_begin().expect("begin again");
+        let mut pieces = Vec::new();
+        while t.eng.snapshot_next(again.id, &mut pieces, 7).expect("next") {}
+        assert_eq!(image_of(&pieces), image(&t.eng));
     }
 }

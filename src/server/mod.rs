@@ -129,6 +129,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let events = engine.events.clone();
     let script = engine.scripting.run_state.clone();
     let shared = Arc::new(Shared { engine: Mutex::new(engine), events: events.clone(), script });
+    let weak = Arc::downgrade(&shared);
+    shared.engine.lock().access = Some(Arc::new(move |f: &mut dyn FnMut(&mut Engine)| match weak.upgrade() {
+        Some(shared) => {
+            f(&mut shared.engine.lock());
+            true
+        }
+        None => false,
+    }));
     let rdb = {
         let eng = shared.engine.lock();
         eng.config.dir.join(&eng.config.dbfilename)
@@ -150,7 +158,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tokio::spawn(accept_loop(shared.clone(), l));
     }
     tokio::spawn(cron(shared.clone()));
-    tokio::spawn(bgsave_cuts(shared.clone()));
     tracing::info!("Ready to accept connections tcp");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
@@ -172,22 +179,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!("moonkv is now ready to exit, bye bye...");
     Ok(())
-}
-
-/// Cuts pending background saves: the cut's buffers are prepared (pages faulted in)
-/// on a blocking thread first, then the cut is taken under the lock.
-async fn bgsave_cuts(shared: Arc<Shared>) {
-    loop {
-        shared.events.bgsave.notified().await;
-        let caps = shared.engine().await.cut_capacities();
-        let Ok(pool) =
-            tokio::task::spawn_blocking(move || caps.into_iter().map(crate::engine::persist::prefaulted).collect())
-                .await
-        else {
-            continue;
-        };
-        shared.engine().await.bgsave_cut(pool);
-    }
 }
 
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
