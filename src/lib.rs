@@ -24,6 +24,7 @@ pub mod db;
 pub mod engine;
 pub mod protocol;
 pub mod rdb;
+pub mod repl;
 pub mod scripting;
 pub mod server;
 pub mod util;

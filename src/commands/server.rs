@@ -302,7 +302,7 @@ pub fn info_section(ctx: &mut Ctx, name: &str) -> String {
             f!("mem_fragmentation_ratio:{:.2}", ratio(m.rss, m.allocated));
             f!("mem_fragmentation_bytes:{}", m.rss as i64 - m.allocated as i64);
             f!("mem_not_counted_for_evict:0");
-            f!("mem_replication_backlog:0");
+            f!("mem_replication_backlog:{}", eng.repl.backlog.as_ref().map_or(0, |b| b.histlen()));
             f!("mem_total_replication_buffers:0");
             f!("mem_clients_slaves:0");
             f!("mem_clients_normal:{}", clients_memory(eng, ctx.client));
@@ -386,9 +386,9 @@ pub fn info_section(ctx: &mut Ctx, name: &str) -> String {
             f!("instantaneous_input_repl_kbps:0.00");
             f!("instantaneous_output_repl_kbps:0.00");
             f!("rejected_connections:{}", st.rejected_connections);
-            f!("sync_full:0");
-            f!("sync_partial_ok:0");
-            f!("sync_partial_err:0");
+            f!("sync_full:{}", st.sync_full);
+            f!("sync_partial_ok:{}", st.sync_partial_ok);
+            f!("sync_partial_err:{}", st.sync_partial_err);
             f!("expired_keys:{}", st.expired_keys);
             f!("expired_stale_perc:{:.2}", st.expired_stale_perc * 100.0);
             f!("expired_time_cap_reached_count:{}", st.expired_time_cap_reached_count);
@@ -426,20 +426,7 @@ pub fn info_section(ctx: &mut Ctx, name: &str) -> String {
             f!("reply_buffer_shrinks:0");
             f!("reply_buffer_expands:0");
         }
-        "replication" => {
-            f!("# Replication");
-            f!("role:master");
-            f!("connected_slaves:0");
-            f!("master_failover_state:no-failover");
-            f!("master_replid:{}", eng.replid);
-            f!("master_replid2:0000000000000000000000000000000000000000");
-            f!("master_repl_offset:0");
-            f!("second_repl_offset:-1");
-            f!("repl_backlog_active:0");
-            f!("repl_backlog_size:{}", eng.config.repl_backlog_size);
-            f!("repl_backlog_first_byte_offset:0");
-            f!("repl_backlog_histlen:0");
-        }
+        "replication" => s.push_str(&super::replication::info_replication(eng)),
         "cpu" => {
             let (sys, user) = cpu_times();
             f!("# CPU");

@@ -386,6 +386,7 @@ impl CommandTable {
         commands.extend(super::sort::commands());
         commands.extend(super::transactions::commands());
         commands.extend(super::pubsub::commands());
+        commands.extend(super::replication::commands());
         commands.extend(super::scripting::commands());
         commands.sort_by_key(|c| c.name);
         let mut rows = 0;

@@ -71,8 +71,8 @@ pub struct Engine {
     /// Ids of clients in MONITOR mode.
     pub monitors: Vec<u64>,
     pub run_id: String,
-    /// Replication id of this node's history (INFO replication `master_replid`).
-    pub replid: String,
+    /// Replication: history ids, offsets, backlog, replicas (see `crate::repl`).
+    pub repl: crate::repl::Repl,
     pub started: Instant,
     pub started_unix_ms: i64,
     /// Writes since the last save (rdb_changes_since_last_save).
@@ -152,7 +152,7 @@ pub enum Exec {
     Paused(Instant),
 }
 
-fn random_hex(rng: &mut impl rand::Rng, n: usize) -> String {
+pub fn random_hex(rng: &mut impl rand::Rng, n: usize) -> String {
     (0..n).map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap_or('0')).collect()
 }
 
@@ -175,7 +175,7 @@ impl Engine {
             slowlog: SlowLog::default(),
             monitors: Vec::new(),
             run_id,
-            replid,
+            repl: crate::repl::Repl::new(replid),
             started: Instant::now(),
             started_unix_ms: crate::util::now_ms(),
             persist: persist::Persistence::new(crate::util::now_ms() / 1000),
@@ -563,6 +563,7 @@ impl Engine {
 
     /// Forgets a client: its subscriptions, watched keys and blocked state too.
     pub fn remove_client(&mut self, id: u64) {
+        self.repl_forget(id);
         if let Some(c) = self.clients.remove(&id) {
             let watched = c.watched.clone();
             self.unwatch(id, &watched);

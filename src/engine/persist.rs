@@ -634,6 +634,33 @@ impl<W: Write> Write for Cancellable<'_, W> {
     }
 }
 
+/// Starts a thread that writes background snapshot `snap` as an RDB stream into
+/// `out`, taking the engine lock once per slice through `access`; on failure the
+/// snapshot is ended so its barriers do not outlive it. Full syncs use it.
+pub fn spawn_snapshot_writer<W: Write + Send + 'static>(
+    snap: Snapshot,
+    access: EngineAccess,
+    out: W,
+    compression: bool,
+    checksum: bool,
+) -> io::Result<std::thread::JoinHandle<io::Result<()>>> {
+    std::thread::Builder::new().name("snapshot".into()).spawn(move || {
+        let id = snap.id;
+        let source = |out: &mut Vec<Piece>| -> io::Result<bool> {
+            let mut result = Err(io::Error::other("the server is gone"));
+            access(&mut |eng| result = eng.snapshot_next(id, out, SLICE_KEYS));
+            result
+        };
+        // `out` is flushed and dropped here: its reader learns that the stream ended.
+        let result =
+            write_rdb(&snap, source, out, compression, checksum, &AtomicU64::new(0)).and_then(|mut w| w.flush());
+        if result.is_err() {
+            access(&mut |eng| eng.snapshot_end(id));
+        }
+        result
+    })
+}
+
 /// Writes a snapshot (see `write_rdb`) to `dir/file` through the temporary file
 /// `tmp`, fsync and rename, and returns the file's size. `commit` performs the
 /// rename it is given, or refuses (a background save abandoned meanwhile). Gives up

@@ -58,6 +58,9 @@ impl Engine {
             let last_db = effects.last().map_or(db, |e| e.0);
             effects.push((last_db, argv(["EXEC"])));
         }
+        if self.repl_recording() {
+            self.repl_feed_unit(&effects);
+        }
         self.propagation_log.push_back(effects);
         while self.propagation_log.len() > LOG_LEN {
             self.propagation_log.pop_front();

@@ -20,6 +20,10 @@ pub struct Stats {
     pub total_net_input_bytes: u64,
     pub total_net_output_bytes: u64,
     pub rejected_connections: u64,
+    /// Full syncs served, partial resyncs accepted and refused (INFO stats).
+    pub sync_full: u64,
+    pub sync_partial_ok: u64,
+    pub sync_partial_err: u64,
     pub expired_keys: u64,
     pub expired_stale_perc: f64,
     pub expired_time_cap_reached_count: u64,

@@ -17,6 +17,22 @@ fn put_bulk(out: &mut BytesMut, b: &[u8]) {
     out.put_slice(b"\r\n");
 }
 
+/// Appends `args` as a RESP array of bulk strings (how commands travel: the
+/// replication stream, requests to a primary).
+pub fn encode_bulk_array<'a>(args: impl ExactSizeIterator<Item = &'a [u8]>, out: &mut BytesMut) {
+    let mut num = itoa::Buffer::new();
+    out.put_u8(b'*');
+    out.put_slice(num.format(args.len()).as_bytes());
+    out.put_slice(b"\r\n");
+    for a in args {
+        out.put_u8(b'$');
+        out.put_slice(num.format(a.len()).as_bytes());
+        out.put_slice(b"\r\n");
+        out.put_slice(a);
+        out.put_slice(b"\r\n");
+    }
+}
+
 /// Appends the encoding of `reply` for protocol version `resp` (2 or 3) to `out`.
 pub fn encode(reply: &Reply, resp: u8, out: &mut BytesMut) {
     match reply {

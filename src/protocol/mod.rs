@@ -7,5 +7,5 @@ pub mod encoder;
 pub mod reply;
 
 pub use decoder::{DecodeLimits, ProtocolError, RequestDecoder};
-pub use encoder::encode;
+pub use encoder::{encode, encode_bulk_array};
 pub use reply::Reply;

@@ -72,6 +72,8 @@ enum After {
     Continue,
     /// Clients are paused: wait, then run the remaining requests.
     Paused(Instant),
+    /// The client asked for a full sync (PSYNC/SYNC): serve it, then stream.
+    FullSync,
     /// The client blocked (BLPOP and friends) until the deadline, if any.
     Blocked(Option<Instant>),
     /// A script holds the engine: answer what can be answered without it, wait.
@@ -114,6 +116,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr)
         pushed_bytes: pending,
         unblocked,
         resp: 2,
+        hold_stream: false,
     };
     // Register at once when the engine is free; while a script runs the client is
     // registered with its first batch, and is answered BUSY meanwhile.
@@ -165,6 +168,8 @@ struct Conn {
     /// The client's protocol as of its last batch (for replies given without the
     /// engine while a script is busy).
     resp: u8,
+    /// A replica after an `$EOF:` transfer: stream bytes wait for its first ACK.
+    hold_stream: bool,
 }
 
 impl Conn {
@@ -194,7 +199,7 @@ impl Conn {
             tokio::select! {
                 biased;
                 _ = &mut killed => return,
-                msg = self.push_rx.recv() => {
+                msg = self.push_rx.recv(), if !self.hold_stream => {
                     let Some(msg) = msg else { return };
                     self.take_pushed(msg, &mut wbuf);
                     // A subscriber that stops reading must still be killable.
@@ -314,6 +319,13 @@ impl Conn {
                 match after {
                     After::Continue => break,
                     After::Close => return false,
+                    After::FullSync => {
+                        match super::sync::full_sync(&self.shared, self.id, stream, killed).await {
+                            Some(hold) => self.hold_stream = hold,
+                            None => return false,
+                        }
+                        after = After::Continue;
+                    }
                     // run_batch handles it; kept for exhaustiveness.
                     After::NeedsScriptThread => {
                         after = self.run_batch(wbuf, rbuf.len(), rbuf.capacity() - rbuf.len());
@@ -504,6 +516,10 @@ impl Conn {
                     outcome = After::NeedsScriptThread;
                     break;
                 }
+                if self.hold_stream && is_replconf_ack(&argv) {
+                    // The replica loaded the `$EOF:` payload: the stream may follow.
+                    self.hold_stream = false;
+                }
                 match eng.execute(&mut client, &argv, &mut clock) {
                     Exec::Paused(until) => {
                         self.pending.push_front(argv);
@@ -523,6 +539,10 @@ impl Conn {
                 }
                 if client.flags.close_after_reply {
                     outcome = After::Close;
+                    break;
+                }
+                if eng.repl.sync_requests.contains_key(&self.id) {
+                    outcome = After::FullSync;
                     break;
                 }
                 n += 1;
@@ -549,6 +569,11 @@ impl Conn {
         }
         After::Continue
     }
+}
+
+/// `REPLCONF ACK <offset> ...`
+fn is_replconf_ack(argv: &[Bytes]) -> bool {
+    argv.len() >= 3 && argv[0].eq_ignore_ascii_case(b"replconf") && argv[1].eq_ignore_ascii_case(b"ack")
 }
 
 /// Commands that may run Lua (EXEC may hold an EVAL).

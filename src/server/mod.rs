@@ -6,6 +6,7 @@
 //! it lets others in), encodes the replies into one buffer and writes it once.
 
 pub mod connection;
+pub mod sync;
 
 use crate::config::Config;
 use crate::engine::{Engine, Events};
@@ -228,6 +229,7 @@ async fn cron(shared: Arc<Shared>) {
         eng.stats.expire_cycle_cpu_milliseconds += spent;
         eng.rehash_slice(Duration::from_millis(1));
         eng.persist_cron();
+        eng.repl_cron();
         eng.stats.sample(crate::util::now_ms());
         if last_second.elapsed() >= Duration::from_secs(1) {
             last_second = Instant::now();

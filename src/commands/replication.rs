@@ -1,0 +1,234 @@
+//! Replication commands, primary side: REPLCONF, PSYNC, SYNC, ROLE, and the INFO
+//! replication section (../shared/specs/replication.md §1.2, §3.2, §8).
+
+use super::error::{CmdResult, CommandError};
+use super::table::{cmd, CommandSpec};
+use crate::engine::{Ctx, Engine};
+use crate::protocol::Reply;
+use crate::repl::{ReplicaState, SyncRequest};
+use crate::util::num::parse_i64;
+use bytes::{Bytes, BytesMut};
+use std::fmt::Write as _;
+
+#[rustfmt::skip]
+pub fn commands() -> Vec<CommandSpec> {
+    vec![
+        cmd("replconf", -1, "admin noscript loading stale allow_busy", "@admin @slow @dangerous", (0, 0, 0), "", "", Some(replconf)),
+        cmd("psync", -3, "admin noscript no_async_loading no_multi", "@admin @slow @dangerous", (0, 0, 0), "", "", Some(psync)),
+        cmd("sync", 1, "admin noscript no_async_loading no_multi", "@admin @slow @dangerous", (0, 0, 0), "", "", Some(sync)),
+        cmd("role", 1, "noscript loading stale fast", "@admin @fast @dangerous", (0, 0, 0), "", "", Some(role)),
+    ]
+}
+
+fn err(msg: impl Into<String>) -> CommandError {
+    CommandError::Coded(msg.into())
+}
+
+/// REPLCONF option value ...
+pub fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if argv.len() % 2 == 0 {
+        return Err(CommandError::Syntax);
+    }
+    let id = ctx.client.id;
+    for pair in argv[1..].chunks(2) {
+        let (opt, val) = (pair[0].to_ascii_lowercase(), &pair[1]);
+        match opt.as_slice() {
+            b"listening-port" => {
+                let port = parse_i64(val).filter(|p| (0..=65535).contains(p)).ok_or(CommandError::NotInteger)?;
+                ctx.eng.repl.handshakes.entry(id).or_default().port = port as u16;
+            }
+            b"ip-address" => {
+                if val.len() >= 256 {
+                    return Err(err(format!(
+                        "ERR REPLCONF ip-address provided by replica instance is too long: {} bytes",
+                        val.len()
+                    )));
+                }
+                ctx.eng.repl.handshakes.entry(id).or_default().ip = Some(String::from_utf8_lossy(val).into_owned());
+            }
+            b"capa" => {
+                let h = ctx.eng.repl.handshakes.entry(id).or_default();
+                if val.eq_ignore_ascii_case(b"eof") {
+                    h.capa_eof = true;
+                } else if val.eq_ignore_ascii_case(b"psync2") {
+                    h.capa_psync2 = true;
+                }
+            }
+            b"ack" => {
+                // Never answered; trailing pairs (7.2's FACK) are ignored.
+                let off = parse_i64(val).unwrap_or(0).max(0) as u64;
+                if let Some(r) = ctx.eng.repl.replicas.get_mut(&id) {
+                    r.ack_off = r.ack_off.max(off);
+                    r.ack_time = std::time::Instant::now();
+                }
+                return Ok(Reply::NoReply);
+            }
+            b"getack" => return Ok(Reply::NoReply),
+            b"rdb-only" | b"rdb-filter-only" => {}
+            _ => {
+                return Err(err(format!("ERR Unrecognized REPLCONF option: {}", String::from_utf8_lossy(&pair[0]))));
+            }
+        }
+    }
+    Ok(Reply::ok())
+}
+
+/// PSYNC replid offset: continue from the backlog, or a full sync.
+pub fn psync(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    start_sync(ctx, Some((&argv[1], &argv[2])))
+}
+
+/// SYNC: the pre-PSYNC full sync (no `+FULLRESYNC` line).
+pub fn sync(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    start_sync(ctx, None)
+}
+
+fn start_sync(ctx: &mut Ctx, psync: Option<(&Bytes, &Bytes)>) -> CmdResult {
+    let id = ctx.client.id;
+    if ctx.eng.repl.replicas.contains_key(&id) {
+        return Ok(Reply::NoReply);
+    }
+    // Replies already queued on this connection are written before the sync
+    // starts (the connection flushes a batch's replies first), so Redis's "pending
+    // output" refusal has no case here.
+    let Some((replid, offset)) = psync else {
+        ctx.eng.repl.sync_requests.insert(id, SyncRequest { eof: false, old_protocol: true });
+        ctx.eng.repl_attach(id, ReplicaState::WaitBgsave, true);
+        return Ok(Reply::NoReply);
+    };
+    let offset = parse_i64(offset).ok_or(CommandError::NotInteger)?;
+    let replid = String::from_utf8_lossy(replid).into_owned();
+    let eng = &mut *ctx.eng;
+    let addr = ctx.client.addr.clone();
+    if replid != "?" && offset >= 0 && eng.repl.can_continue(&replid, offset as u64) {
+        let psync2 = eng.repl.handshakes.get(&id).is_some_and(|h| h.capa_psync2);
+        let backlog = eng.repl_backlog_from(offset as u64).expect("can_continue checked the range");
+        eng.repl_attach(id, ReplicaState::Online, false);
+        let mut out = BytesMut::new();
+        if psync2 {
+            out.extend_from_slice(format!("+CONTINUE {}\r\n", eng.repl.replid).as_bytes());
+        } else {
+            out.extend_from_slice(b"+CONTINUE\r\n");
+        }
+        let mut sent = 0;
+        for b in backlog {
+            sent += b.len();
+            out.extend_from_slice(&b);
+        }
+        tracing::info!(
+            "Partial resynchronization request from {addr} accepted. Sending {sent} bytes of backlog starting from offset {offset}."
+        );
+        eng.stats.sync_partial_ok += 1;
+        return Ok(Reply::Raw(out.freeze()));
+    }
+    if replid != "?" {
+        eng.stats.sync_partial_err += 1;
+        if !replid.eq_ignore_ascii_case(&eng.repl.replid) && !replid.eq_ignore_ascii_case(&eng.repl.replid2) {
+            tracing::info!(
+                "Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{replid}', my replication IDs are '{}' and '{}')",
+                eng.repl.replid,
+                eng.repl.replid2
+            );
+        } else {
+            tracing::info!(
+                "Unable to partial resync with replica {addr} for lack of backlog (Replica request was: {offset})."
+            );
+        }
+    } else {
+        tracing::info!("Full resync requested by replica {addr}");
+    }
+    let eof = eng.config.repl_diskless_sync && eng.repl.handshakes.get(&id).is_some_and(|h| h.capa_eof);
+    eng.repl.sync_requests.insert(id, SyncRequest { eof, old_protocol: false });
+    eng.repl_attach(id, ReplicaState::WaitBgsave, false);
+    Ok(Reply::NoReply)
+}
+
+/// ROLE
+pub fn role(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let eng = &*ctx.eng;
+    let replicas = eng
+        .repl
+        .replicas
+        .iter()
+        .filter(|(_, r)| r.state == ReplicaState::Online)
+        .map(|(id, r)| {
+            Reply::Array(vec![
+                Reply::Bulk(Bytes::from(replica_ip(eng, *id, r))),
+                Reply::Bulk(Bytes::from(r.port.to_string())),
+                Reply::Bulk(Bytes::from(r.ack_off.to_string())),
+            ])
+        })
+        .collect();
+    Ok(Reply::Array(vec![
+        Reply::Bulk(Bytes::from_static(b"master")),
+        Reply::Int(eng.repl.offset as i64),
+        Reply::Array(replicas),
+    ]))
+}
+
+/// The address a replica is reported with: what it announced, else its peer IP.
+fn replica_ip(eng: &Engine, id: u64, r: &crate::repl::ReplicaInfo) -> String {
+    if let Some(ip) = &r.ip {
+        return ip.clone();
+    }
+    let addr = eng.clients.get(&id).map(|c| c.addr.as_str()).unwrap_or("");
+    addr.rsplit_once(':').map_or(addr, |(ip, _)| ip).to_string()
+}
+
+/// The INFO replication section (spec §8.2), header included.
+pub fn info_replication(eng: &Engine) -> String {
+    let mut s = String::new();
+    macro_rules! f {
+        ($($arg:tt)*) => {{ let _ = write!(s, $($arg)*); s.push_str("\r\n"); }};
+    }
+    let repl = &eng.repl;
+    f!("# Replication");
+    f!("role:master");
+    f!("connected_slaves:{}", repl.replicas.len());
+    let (min_n, min_lag) = (eng.config.min_replicas_to_write, eng.config.min_replicas_max_lag);
+    if min_n > 0 && min_lag > 0 {
+        f!("min_slaves_good_slaves:{}", eng.repl_good_replicas());
+    }
+    for (i, (id, r)) in repl.replicas.iter().enumerate() {
+        let lag = if r.state == ReplicaState::Online { r.ack_time.elapsed().as_secs() } else { 0 };
+        f!(
+            "slave{i}:ip={},port={},state={},offset={},lag={lag}",
+            replica_ip(eng, *id, r),
+            r.port,
+            r.state.name(),
+            r.ack_off
+        );
+    }
+    f!("master_failover_state:no-failover");
+    f!("master_replid:{}", repl.replid);
+    f!("master_replid2:{}", repl.replid2);
+    f!("master_repl_offset:{}", repl.offset);
+    f!("second_repl_offset:{}", repl.second_offset);
+    match &repl.backlog {
+        Some(b) => {
+            f!("repl_backlog_active:1");
+            f!("repl_backlog_size:{}", eng.config.repl_backlog_size);
+            f!("repl_backlog_first_byte_offset:{}", b.first_offset());
+            f!("repl_backlog_histlen:{}", b.histlen());
+        }
+        None => {
+            f!("repl_backlog_active:0");
+            f!("repl_backlog_size:{}", eng.config.repl_backlog_size);
+            f!("repl_backlog_first_byte_offset:0");
+            f!("repl_backlog_histlen:0");
+        }
+    }
+    s
+}
+
+impl Engine {
+    /// Online replicas whose last ACK is at most `min-replicas-max-lag` seconds old.
+    pub fn repl_good_replicas(&self) -> usize {
+        let lag = self.config.min_replicas_max_lag.max(0) as u64;
+        self.repl
+            .replicas
+            .values()
+            .filter(|r| r.state == ReplicaState::Online && r.ack_time.elapsed().as_secs() <= lag)
+            .count()
+    }
+}
