@@ -5,6 +5,7 @@ use super::error::{CmdResult, CommandError};
 use super::table::{cmd, CommandSpec};
 use crate::engine::{Ctx, Engine};
 use crate::protocol::Reply;
+use crate::repl::replica::LinkState;
 use crate::repl::{ReplicaState, SyncRequest};
 use crate::util::num::parse_i64;
 use bytes::{Bytes, BytesMut};
@@ -16,6 +17,8 @@ pub fn commands() -> Vec<CommandSpec> {
         cmd("replconf", -1, "admin noscript loading stale allow_busy", "@admin @slow @dangerous", (0, 0, 0), "", "", Some(replconf)),
         cmd("psync", -3, "admin noscript no_async_loading no_multi", "@admin @slow @dangerous", (0, 0, 0), "", "", Some(psync)),
         cmd("sync", 1, "admin noscript no_async_loading no_multi", "@admin @slow @dangerous", (0, 0, 0), "", "", Some(sync)),
+        cmd("replicaof", 3, "admin noscript stale no_async_loading", "@admin @slow @dangerous", (0, 0, 0), "", "", Some(replicaof)),
+        cmd("slaveof", 3, "admin noscript stale no_async_loading", "@admin @slow @dangerous", (0, 0, 0), "", "", Some(replicaof)),
         cmd("role", 1, "noscript loading stale fast", "@admin @fast @dangerous", (0, 0, 0), "", "", Some(role)),
     ]
 }
@@ -143,9 +146,46 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(&Bytes, &Bytes)>) -> CmdResult {
     Ok(Reply::NoReply)
 }
 
+/// REPLICAOF host port | REPLICAOF NO ONE (SLAVEOF is the same command).
+pub fn replicaof(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if ctx.client.flags.master || ctx.eng.repl.replicas.contains_key(&ctx.client.id) {
+        return Err(err("ERR Command is not valid when client is a replica."));
+    }
+    if argv[1].eq_ignore_ascii_case(b"no") && argv[2].eq_ignore_ascii_case(b"one") {
+        if ctx.eng.is_replica() {
+            ctx.eng.replicaof_no_one();
+            ctx.eng.config.replicaof = None;
+        }
+        return Ok(Reply::ok());
+    }
+    let port = parse_i64(&argv[2]).ok_or(CommandError::NotInteger)?;
+    if !(0..=65535).contains(&port) {
+        return Err(err("ERR Invalid master port"));
+    }
+    let host = String::from_utf8_lossy(&argv[1]).into_owned();
+    if let Some(m) = &ctx.eng.repl.master {
+        if m.host.eq_ignore_ascii_case(&host) && m.port == port as u16 {
+            return Ok(Reply::Status("OK Already connected to specified master".into()));
+        }
+    }
+    ctx.eng.replicaof(host.clone(), port as u16);
+    ctx.eng.config.replicaof = Some((host, port as u16));
+    Ok(Reply::ok())
+}
+
 /// ROLE
 pub fn role(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     let eng = &*ctx.eng;
+    if let Some(m) = &eng.repl.master {
+        let offset = if eng.repl.master_client.is_some() { eng.repl.offset as i64 } else { -1 };
+        return Ok(Reply::Array(vec![
+            Reply::Bulk(Bytes::from_static(b"slave")),
+            Reply::Bulk(Bytes::from(m.host.clone())),
+            Reply::Int(m.port as i64),
+            Reply::Bulk(Bytes::from_static(m.state.name().as_bytes())),
+            Reply::Int(offset),
+        ]));
+    }
     let replicas = eng
         .repl
         .replicas
@@ -183,7 +223,40 @@ pub fn info_replication(eng: &Engine) -> String {
     }
     let repl = &eng.repl;
     f!("# Replication");
-    f!("role:master");
+    match &repl.master {
+        None => f!("role:master"),
+        Some(m) => {
+            f!("role:slave");
+            f!("master_host:{}", m.host);
+            f!("master_port:{}", m.port);
+            let up = m.state == LinkState::Connected;
+            f!("master_link_status:{}", if up { "up" } else { "down" });
+            let io = match (repl.master_client, m.last_io) {
+                (Some(_), Some(t)) => t.elapsed().as_secs() as i64,
+                _ => -1,
+            };
+            f!("master_last_io_seconds_ago:{io}");
+            f!("master_sync_in_progress:{}", (m.state == LinkState::Sync) as u8);
+            let have = repl.master_client.is_some() || m.cached.is_some();
+            f!("slave_read_repl_offset:{}", if have { m.read_offset.max(repl.offset) } else { 1 });
+            f!("slave_repl_offset:{}", if have { repl.offset } else { 1 });
+            if m.state == LinkState::Sync {
+                let left = if m.sync_total > 0 { m.sync_total - m.sync_read as i64 } else { 0 };
+                let perc = if m.sync_total > 0 { m.sync_read as f64 * 100.0 / m.sync_total as f64 } else { 0.0 };
+                f!("master_sync_total_bytes:{}", m.sync_total);
+                f!("master_sync_read_bytes:{}", m.sync_read);
+                f!("master_sync_left_bytes:{left}");
+                f!("master_sync_perc:{perc:.2}");
+                f!("master_sync_last_io_seconds_ago:{}", m.last_io.map_or(0, |t| t.elapsed().as_secs()));
+            }
+            if !up {
+                f!("master_link_down_since_seconds:{}", m.down_since.map_or(-1, |t| t.elapsed().as_secs() as i64));
+            }
+            f!("slave_priority:{}", eng.config.replica_priority);
+            f!("slave_read_only:{}", eng.config.replica_read_only as u8);
+            f!("replica_announced:{}", eng.config.replica_announced as u8);
+        }
+    }
     f!("connected_slaves:{}", repl.replicas.len());
     let (min_n, min_lag) = (eng.config.min_replicas_to_write, eng.config.min_replicas_max_lag);
     if min_n > 0 && min_lag > 0 {

@@ -73,6 +73,9 @@ pub struct ClientFlags {
     pub killed: bool,
     /// The client scripts run their commands as (`CLIENT_SCRIPT`).
     pub script: bool,
+    /// The link to this replica's primary: its commands bypass READONLY and
+    /// staleness checks, and get no replies.
+    pub master: bool,
 }
 
 /// State of one client connection.

@@ -32,7 +32,7 @@ impl Engine {
     pub fn active_expire_slice(&mut self, deadline: Instant) -> bool {
         // No active expiry while disabled (DEBUG SET-ACTIVE-EXPIRE 0) or while
         // clients are paused: a pause promises an unchanging dataset.
-        if !self.active_expire_enabled || self.current_pause().is_some() {
+        if !self.active_expire_enabled || self.current_pause().is_some() || self.repl.master.is_some() {
             return false;
         }
         let effort = self.config.active_expire_effort.clamp(1, 10) as usize - 1;

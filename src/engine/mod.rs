@@ -57,6 +57,8 @@ pub struct Events {
     pub shutdown: Notify,
     /// Notified when clients are unpaused.
     pub unpause: Notify,
+    /// Notified when REPLICAOF needs a new link task (see `server::replica_link`).
+    pub repl_link: Notify,
 }
 
 /// The whole server state behind the lock.
@@ -268,7 +270,7 @@ impl Engine {
                 return Exec::Reply(Reply::Status("QUEUED".into()));
             }
         }
-        if let Some(p) = self.current_pause() {
+        if let Some(p) = self.current_pause().filter(|_| !client.flags.master) {
             let exec_writes = spec.name == "exec" && client.multi.as_ref().is_some_and(|m| m.has_write);
             if p.all || spec.flags.write || spec.flags.may_replicate || exec_writes {
                 return Exec::Paused(p.until);
@@ -299,6 +301,9 @@ impl Engine {
         };
         if !client.authenticated && !spec.flags.no_auth {
             return refuse(self, client, Some(spec), CommandError::NoAuth);
+        }
+        if let Some(err) = self.repl_refusal(client, spec) {
+            return refuse(self, client, Some(spec), err);
         }
         if self.persist.loading.is_some() && !spec.flags.loading {
             let err = CommandError::Coded("LOADING Redis is loading the dataset in memory".into());
@@ -729,6 +734,11 @@ impl<'a> Ctx<'a> {
         let now = self.now();
         if !self.eng.dbs[dbi].is_expired(key, now) {
             return false;
+        }
+        if self.eng.repl.master.is_some() {
+            // A replica never expires keys itself: its primary's DEL will come.
+            // Its own clients see the key as gone; the primary's stream sees it.
+            return !self.client.flags.master;
         }
         // While writes are paused nothing may change the dataset: the key is
         // reported as gone but deleted only after the pause (as Redis does).

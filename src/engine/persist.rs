@@ -727,6 +727,8 @@ struct Applier {
     now_ms: i64,
     /// A key already in memory is replaced (DEBUG RELOAD MERGE), not an error.
     merge: bool,
+    /// A replica keeps keys whose deadline passed: its primary's DEL will come.
+    keep_expired: bool,
 }
 
 impl Applier {
@@ -738,6 +740,7 @@ impl Applier {
             expired: 0,
             now_ms: crate::util::now_ms(),
             merge: false,
+            keep_expired: false,
         }
     }
 
@@ -760,7 +763,7 @@ impl Applier {
                         )));
                     }
                     // A primary drops keys that expired while the file sat on disk.
-                    if expire_ms.is_some_and(|when| when < self.now_ms) {
+                    if !self.keep_expired && expire_ms.is_some_and(|when| when < self.now_ms) {
                         self.expired += 1;
                         continue;
                     }
@@ -805,6 +808,11 @@ impl Applier {
 /// Loads `path` into the engine behind `engine`, a batch at a time under the lock
 /// (the start-up load: the server answers -LOADING meanwhile). Logs progress.
 pub fn load_file(path: &Path, engine: &parking_lot::Mutex<Engine>) -> Result<LoadSummary, String> {
+    load_file_as(path, engine, false)
+}
+
+/// `load_file`; `replica`: a full sync's payload, whose expired keys are kept.
+pub fn load_file_as(path: &Path, engine: &parking_lot::Mutex<Engine>, replica: bool) -> Result<LoadSummary, String> {
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let total = file.metadata().map(|m| m.len()).unwrap_or(0);
     let count = Arc::new(AtomicU64::new(0));
@@ -826,6 +834,7 @@ pub fn load_file(path: &Path, engine: &parking_lot::Mutex<Engine>) -> Result<Loa
     let mut last_log = Instant::now();
     let reader = io::BufReader::with_capacity(1 << 16, Counting { inner: file, count: count.clone() });
     let mut applier = Applier::new(databases);
+    applier.keep_expired = replica;
     let mut result = crate::rdb::load_with_limits(reader, &limits, &mut |item| {
         if !key_delay.is_zero() && matches!(item, Item::Entry { .. }) {
             std::thread::sleep(key_delay);

@@ -58,7 +58,9 @@ impl Engine {
             let last_db = effects.last().map_or(db, |e| e.0);
             effects.push((last_db, argv(["EXEC"])));
         }
-        if self.repl_recording() {
+        // A replica forwards what it applied from its primary, byte for byte
+        // (`repl::replica`); it never originates stream bytes.
+        if self.repl_recording() && self.repl.master.is_none() {
             self.repl_feed_unit(&effects);
         }
         self.propagation_log.push_back(effects);

@@ -10,6 +10,7 @@
 //! bound.
 
 pub mod backlog;
+pub mod replica;
 
 use crate::engine::Engine;
 use crate::protocol::encode_bulk_array;
@@ -104,6 +105,10 @@ pub struct Repl {
     pub sync_requests: BTreeMap<u64, SyncRequest>,
     /// When the last heartbeat `ping` was appended.
     pub last_ping: Instant,
+    /// The primary this node replicates from; None on a primary.
+    pub master: Option<replica::MasterLink>,
+    /// The client the primary's stream runs as, while linked.
+    pub master_client: Option<u64>,
 }
 
 impl Repl {
@@ -119,6 +124,8 @@ impl Repl {
             handshakes: BTreeMap::new(),
             sync_requests: BTreeMap::new(),
             last_ping: Instant::now(),
+            master: None,
+            master_client: None,
         }
     }
 

@@ -6,6 +6,7 @@
 //! it lets others in), encodes the replies into one buffer and writes it once.
 
 pub mod connection;
+pub mod replica_link;
 pub mod sync;
 
 use crate::config::Config;
@@ -159,6 +160,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tokio::spawn(accept_loop(shared.clone(), l));
     }
     tokio::spawn(cron(shared.clone()));
+    tokio::spawn(replica_link::links(shared.clone()));
+    {
+        let mut eng = shared.engine.lock();
+        if let Some((host, port)) = eng.config.replicaof.clone() {
+            eng.replicaof(host, port);
+        }
+    }
     tracing::info!("Ready to accept connections tcp");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {

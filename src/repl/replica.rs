@@ -1,0 +1,135 @@
+//! Replication, replica side, engine part: the link to the primary as INFO and
+//! ROLE show it, REPLICAOF, the READONLY / MASTERDOWN refusals, promotion with the
+//! history-id shift (spec §3.4, §5). The link itself runs in `server::replica_link`.
+
+use crate::commands::error::CommandError;
+use crate::commands::table::CommandSpec;
+use crate::engine::{Client, Engine};
+use std::time::Instant;
+
+/// Where the link to the primary is (ROLE's state names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    Connect,
+    Connecting,
+    Handshake,
+    Sync,
+    Connected,
+}
+
+impl LinkState {
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkState::Connect => "connect",
+            LinkState::Connecting => "connecting",
+            LinkState::Handshake => "handshake",
+            LinkState::Sync => "sync",
+            LinkState::Connected => "connected",
+        }
+    }
+}
+
+/// The primary this node replicates from.
+#[derive(Debug)]
+pub struct MasterLink {
+    pub host: String,
+    pub port: u16,
+    pub state: LinkState,
+    /// Bumped by every REPLICAOF: a link task whose generation is stale exits.
+    pub generation: u64,
+    /// Where a PSYNC continues from: (replid, offset applied, selected db).
+    pub cached: Option<(String, u64, usize)>,
+    /// Last data received from the primary.
+    pub last_io: Option<Instant>,
+    /// When the link went down (None: never connected yet).
+    pub down_since: Option<Instant>,
+    /// Payload size of a full sync in progress (-1 before its `$` line, 0 for `$EOF:`).
+    pub sync_total: i64,
+    pub sync_read: u64,
+    /// Bytes read from the primary's stream (`slave_read_repl_offset`).
+    pub read_offset: u64,
+}
+
+/// `-READONLY` and `-MASTERDOWN` texts (spec §5).
+const READONLY: &str = "READONLY You can't write against a read only replica.";
+const MASTERDOWN: &str = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+
+impl Engine {
+    /// True when this node replicates from a primary.
+    pub fn is_replica(&self) -> bool {
+        self.repl.master.is_some()
+    }
+
+    /// The refusal a replica gives `client` for `spec`, if any.
+    pub fn repl_refusal(&self, client: &Client, spec: &CommandSpec) -> Option<CommandError> {
+        let link = self.repl.master.as_ref()?;
+        if client.flags.master {
+            return None;
+        }
+        if spec.flags.write && self.config.replica_read_only {
+            return Some(CommandError::Coded(READONLY.into()));
+        }
+        if link.state != LinkState::Connected && !self.config.replica_serve_stale_data && !spec.flags.stale {
+            return Some(CommandError::Coded(MASTERDOWN.into()));
+        }
+        None
+    }
+
+    /// REPLICAOF host port: follow that primary, first trying to continue our own
+    /// history there (PSYNC <our replid> <our offset + 1>, spec §3.5).
+    pub fn replicaof(&mut self, host: String, port: u16) {
+        let generation = self.repl.master.as_ref().map_or(0, |m| m.generation) + 1;
+        let cached = match &self.repl.master {
+            Some(m) => m.cached.clone(),
+            None => Some((self.repl.replid.clone(), self.repl.offset, 0)),
+        };
+        if let Some(id) = self.repl.master_client.take() {
+            self.kill_client(id);
+        }
+        tracing::info!("Connecting to MASTER {host}:{port}");
+        self.repl.master = Some(MasterLink {
+            host,
+            port,
+            state: LinkState::Connect,
+            generation,
+            cached,
+            last_io: None,
+            down_since: None,
+            sync_total: -1,
+            sync_read: 0,
+            read_offset: 0,
+        });
+        self.events.repl_link.notify_one();
+    }
+
+    /// REPLICAOF NO ONE: become a primary. The history continues under a new id;
+    /// the old one stays valid up to our offset, so former siblings continue
+    /// partially (spec §3.4).
+    pub fn replicaof_no_one(&mut self) {
+        if self.repl.master.take().is_none() {
+            return;
+        }
+        if let Some(id) = self.repl.master_client.take() {
+            self.kill_client(id);
+        }
+        self.repl.replid2 = std::mem::replace(&mut self.repl.replid, crate::engine::random_hex(&mut self.rng, 40));
+        self.repl.second_offset = self.repl.offset as i64 + 1;
+        self.repl.seldb = -1;
+        let replicas: Vec<u64> = self.repl.replicas.keys().copied().collect();
+        for id in replicas {
+            self.kill_client(id);
+        }
+        if self.repl.backlog.is_some() {
+            self.propagating = true;
+        }
+        tracing::info!("MASTER MODE enabled");
+    }
+
+    /// Closes client `id`'s connection.
+    pub fn kill_client(&mut self, id: u64) {
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.flags.killed = true;
+            c.handle.kill.notify_one();
+        }
+    }
+}

@@ -1,0 +1,459 @@
+//! The link from a replica to its primary (spec §1, §2.2, §3.3, §4.3, §5): connect,
+//! handshake, PSYNC, receive a full sync's RDB (`$<len>` or `$EOF:<mark>`) into a
+//! temporary file and load it, then apply the command stream as the primary's
+//! client, acknowledging once a second and on GETACK. The bytes applied are
+//! appended to this node's own stream unchanged, so sub-replicas and the backlog
+//! carry the primary's history byte for byte. A lost link is retried every second
+//! with PSYNC from where it stopped.
+
+use super::Shared;
+use crate::engine::{Client, ClientHandle};
+use crate::protocol::{encode_bulk_array, DecodeLimits, RequestDecoder};
+use crate::repl::backlog::Backlog;
+use crate::repl::replica::LinkState;
+use bytes::BytesMut;
+use std::io::Write as _;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, Notify};
+
+/// Timeout of each handshake exchange (Redis's `repl-syncio-timeout`).
+const SYNC_IO: Duration = Duration::from_secs(5);
+
+type Failure = String;
+
+/// Starts a link task whenever REPLICAOF asks for one.
+pub async fn links(shared: Arc<Shared>) {
+    loop {
+        shared.events.repl_link.notified().await;
+        let generation = match shared.engine().await.repl.master.as_ref() {
+            Some(m) => m.generation,
+            None => continue,
+        };
+        tokio::spawn(run(shared.clone(), generation));
+    }
+}
+
+/// True while link `generation` is still the one REPLICAOF asked for.
+async fn current(shared: &Shared, generation: u64) -> bool {
+    shared.engine().await.repl.master.as_ref().is_some_and(|m| m.generation == generation)
+}
+
+async fn run(shared: Arc<Shared>, generation: u64) {
+    while current(&shared, generation).await {
+        if let Err(e) = attempt(&shared, generation).await {
+            tracing::warn!("{e}");
+        }
+        if !link_down(&mut *shared.engine().await, generation) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Records a lost link: where the stream stopped is cached for PSYNC. False when
+/// REPLICAOF replaced this link.
+fn link_down(eng: &mut crate::engine::Engine, generation: u64) -> bool {
+    let Some(m) = eng.repl.master.as_mut().filter(|m| m.generation == generation) else { return false };
+    m.state = LinkState::Connect;
+    m.down_since.get_or_insert_with(Instant::now);
+    if let Some(id) = eng.repl.master_client.take() {
+        let db = eng.clients.get(&id).map_or(0, |c| c.db);
+        let (replid, offset) = (eng.repl.replid.clone(), eng.repl.offset);
+        if let Some(m) = eng.repl.master.as_mut() {
+            m.cached = Some((replid, offset, db));
+        }
+        eng.remove_client(id);
+    }
+    true
+}
+
+/// The socket to the primary with what has been read and not yet used.
+struct Link {
+    stream: TcpStream,
+    buf: BytesMut,
+}
+
+impl Link {
+    async fn fill(&mut self, timeout: Duration) -> Result<(), Failure> {
+        if self.buf.capacity() - self.buf.len() < 16 * 1024 {
+            self.buf.reserve(64 * 1024);
+        }
+        match tokio::time::timeout(timeout, self.stream.read_buf(&mut self.buf)).await {
+            Err(_) => Err("Timeout reading from MASTER".into()),
+            Ok(Ok(0)) => Err("MASTER closed the connection".into()),
+            Ok(Err(e)) => Err(format!("Error reading from MASTER: {e}")),
+            Ok(Ok(_)) => Ok(()),
+        }
+    }
+
+    /// One line without its CRLF (a bare `\n` keepalive gives an empty line).
+    async fn line(&mut self, timeout: Duration) -> Result<Vec<u8>, Failure> {
+        loop {
+            if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
+                let mut line = self.buf.split_to(end + 1).to_vec();
+                line.pop();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                return Ok(line);
+            }
+            self.fill(timeout).await?;
+        }
+    }
+
+    async fn send(&mut self, args: &[&[u8]]) -> Result<(), Failure> {
+        let mut out = BytesMut::new();
+        encode_bulk_array(args.iter().copied(), &mut out);
+        self.stream.write_all(&out).await.map_err(|e| format!("Error writing to MASTER: {e}"))
+    }
+}
+
+async fn set_state(shared: &Shared, generation: u64, state: LinkState) -> Result<(), Failure> {
+    let mut eng = shared.engine().await;
+    match eng.repl.master.as_mut().filter(|m| m.generation == generation) {
+        Some(m) => {
+            m.state = state;
+            Ok(())
+        }
+        None => Err("REPLICAOF changed the primary".into()),
+    }
+}
+
+/// One connection to the primary, until it fails.
+async fn attempt(shared: &Arc<Shared>, generation: u64) -> Result<(), Failure> {
+    let (host, port, cached, auth, announce_port, announce_ip, timeout) = {
+        let eng = shared.engine().await;
+        let m = eng.repl.master.as_ref().filter(|m| m.generation == generation).ok_or("REPLICAOF changed")?;
+        let c = &eng.config;
+        let auth = c.masterauth.clone().map(|pass| (c.masteruser.clone(), pass));
+        let port = if c.replica_announce_port != 0 { c.replica_announce_port } else { c.port };
+        let timeout = Duration::from_secs(c.repl_timeout.max(1) as u64);
+        (m.host.clone(), m.port, m.cached.clone(), auth, port, c.replica_announce_ip.clone(), timeout)
+    };
+    set_state(shared, generation, LinkState::Connecting).await?;
+    let stream = tokio::time::timeout(timeout, TcpStream::connect((host.as_str(), port)))
+        .await
+        .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
+        .map_err(|e| format!("Error condition on socket for SYNC: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    tracing::info!("MASTER <-> REPLICA sync started");
+    let mut link = Link { stream, buf: BytesMut::with_capacity(64 * 1024) };
+    set_state(shared, generation, LinkState::Handshake).await?;
+    link.send(&[b"PING"]).await?;
+    let pong = link.line(SYNC_IO).await?;
+    let tolerated = [b"-NOAUTH".as_slice(), b"-NOPERM", b"-ERR operation not permitted"];
+    if !pong.starts_with(b"+") && !tolerated.iter().any(|t| pong.starts_with(t)) {
+        return Err(format!("Error reply to PING from master: '{}'", String::from_utf8_lossy(&pong)));
+    }
+    if let Some((user, pass)) = &auth {
+        match user {
+            Some(u) => link.send(&[b"AUTH", u.as_bytes(), pass]).await?,
+            None => link.send(&[b"AUTH", pass]).await?,
+        }
+        let reply = link.line(SYNC_IO).await?;
+        if reply.starts_with(b"-") {
+            return Err(format!("Unable to AUTH to MASTER: {}", String::from_utf8_lossy(&reply)));
+        }
+    }
+    // Errors to REPLCONF are not critical (spec §1.1).
+    link.send(&[b"REPLCONF", b"listening-port", announce_port.to_string().as_bytes()]).await?;
+    link.line(SYNC_IO).await?;
+    if let Some(ip) = &announce_ip {
+        link.send(&[b"REPLCONF", b"ip-address", ip.as_bytes()]).await?;
+        link.line(SYNC_IO).await?;
+    }
+    link.send(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]).await?;
+    link.line(SYNC_IO).await?;
+    match &cached {
+        Some((replid, offset, _)) => {
+            tracing::info!("Trying a partial resynchronization (request {replid}:{}).", offset + 1);
+            link.send(&[b"PSYNC", replid.as_bytes(), (offset + 1).to_string().as_bytes()]).await?;
+        }
+        None => {
+            tracing::info!("Partial resynchronization not possible (no cached master)");
+            link.send(&[b"PSYNC", b"?", b"-1"]).await?;
+        }
+    }
+    let reply = loop {
+        let line = link.line(timeout).await?;
+        if !line.is_empty() {
+            break String::from_utf8_lossy(&line).into_owned();
+        }
+    };
+    let db = if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
+        let (replid, offset) = rest.split_once(' ').ok_or("Bad +FULLRESYNC reply")?;
+        let offset: u64 = offset.trim().parse().map_err(|_| "Bad +FULLRESYNC offset")?;
+        tracing::info!("Full resync from master: {replid}:{offset}");
+        full_sync(shared, generation, &mut link, replid, offset, timeout).await?;
+        0
+    } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
+        let (_, offset, db) = cached.ok_or("+CONTINUE without a cached master")?;
+        let new_id = rest.trim();
+        let mut eng = shared.engine().await;
+        if new_id.len() == 40 && !new_id.eq_ignore_ascii_case(&eng.repl.replid) {
+            // The primary's history moved on (it was promoted): the old id stays
+            // valid up to here, and our own replicas must reconnect (spec §3.3).
+            eng.repl.replid2 = std::mem::replace(&mut eng.repl.replid, new_id.to_string());
+            eng.repl.second_offset = offset as i64 + 1;
+            let replicas: Vec<u64> = eng.repl.replicas.keys().copied().collect();
+            for id in replicas {
+                eng.kill_client(id);
+            }
+        }
+        if eng.repl.backlog.is_none() {
+            let size = eng.config.repl_backlog_size as usize;
+            eng.repl.backlog = Some(Backlog::new(offset + 1, size));
+        }
+        tracing::info!("Successful partial resynchronization with master.");
+        db
+    } else if reply.starts_with("-NOMASTERLINK") || reply.starts_with("-LOADING") {
+        return Err(format!("Master is currently unable to PSYNC but should be in the future: {reply}"));
+    } else {
+        return Err(format!("Unexpected reply to PSYNC from master: {reply}"));
+    };
+    stream_loop(shared, generation, link, db, timeout).await
+}
+
+/// Receives the RDB of a full sync and loads it in place of the dataset.
+async fn full_sync(
+    shared: &Arc<Shared>,
+    generation: u64,
+    link: &mut Link,
+    replid: &str,
+    offset: u64,
+    timeout: Duration,
+) -> Result<(), Failure> {
+    set_state(shared, generation, LinkState::Sync).await?;
+    let header = loop {
+        let line = link.line(timeout).await?;
+        if line.is_empty() {
+            continue; // keepalive
+        }
+        if line.starts_with(b"-") {
+            return Err(format!("MASTER aborted replication with an error: {}", String::from_utf8_lossy(&line)));
+        }
+        if !line.starts_with(b"$") {
+            return Err(format!(
+                "Bad protocol from MASTER, the first byte is not '$': {}",
+                String::from_utf8_lossy(&line)
+            ));
+        }
+        break String::from_utf8_lossy(&line[1..]).into_owned();
+    };
+    let mark = header.strip_prefix("EOF:").map(|m| m.as_bytes().to_vec());
+    let total: Option<u64> = match &mark {
+        Some(m) if m.len() == 40 => None,
+        Some(_) => return Err("Bad EOF mark from MASTER".into()),
+        None => Some(header.parse().map_err(|_| format!("Bad bulk length from MASTER: {header}"))?),
+    };
+    let dir = shared.engine().await.config.dir.clone();
+    let tmp = dir.join(format!("temp-{}-replica.rdb", std::process::id()));
+    let mut file = std::fs::File::create(&tmp)
+        .map_err(|e| format!("Opening the temp file needed for MASTER <-> REPLICA synchronization: {e}"))?;
+    {
+        let mut eng = shared.engine().await;
+        if let Some(m) = eng.repl.master.as_mut() {
+            m.sync_total = total.map_or(0, |t| t as i64);
+            m.sync_read = 0;
+        }
+    }
+    let started = Instant::now();
+    let mut received: u64 = 0;
+    let mut tail: Vec<u8> = Vec::new();
+    let mut last_progress = Instant::now();
+    loop {
+        if link.buf.is_empty() {
+            link.fill(timeout).await.map_err(|e| format!("{e} (receiving bulk data from MASTER)"))?;
+        }
+        let take = match total {
+            Some(t) => (t - received).min(link.buf.len() as u64) as usize,
+            None => link.buf.len(),
+        };
+        let chunk = link.buf.split_to(take);
+        file.write_all(&chunk).map_err(|e| format!("Write error writing to the temp file: {e}"))?;
+        received += chunk.len() as u64;
+        if let Some(mark) = &mark {
+            tail.extend_from_slice(&chunk);
+            if tail.len() > 40 {
+                tail.drain(..tail.len() - 40);
+            }
+            if tail == *mark {
+                break;
+            }
+        }
+        if total == Some(received) {
+            break;
+        }
+        if last_progress.elapsed() >= Duration::from_secs(1) {
+            last_progress = Instant::now();
+            let mut eng = shared.engine().await;
+            if let Some(m) = eng.repl.master.as_mut() {
+                m.sync_read = received;
+                m.last_io = Some(Instant::now());
+            }
+        }
+    }
+    if mark.is_some() {
+        // The mark is not part of the RDB.
+        file.set_len(received - 40).map_err(|e| e.to_string())?;
+    }
+    file.sync_all().map_err(|e| e.to_string())?;
+    drop(file);
+    tracing::info!(
+        "MASTER <-> REPLICA sync: receiving {} bytes from master to disk in {} ms",
+        received,
+        started.elapsed().as_millis()
+    );
+    // Replace the dataset: own replicas must sync again, running saves stop.
+    {
+        let mut eng = shared.engine().await;
+        eng.abandon_bgsave();
+        eng.snapshot_abort();
+        let replicas: Vec<u64> = eng.repl.replicas.keys().copied().collect();
+        for id in replicas {
+            eng.kill_client(id);
+        }
+        eng.repl.backlog = None;
+        tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
+        for db in &mut eng.dbs {
+            db.clear();
+        }
+        eng.persist.loading = Some(crate::engine::persist::Loading::pending());
+    }
+    tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
+    let loader = shared.clone();
+    let path = tmp.clone();
+    let loaded = tokio::task::spawn_blocking(move || crate::engine::persist::load_file_as(&path, &loader.engine, true))
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = std::fs::remove_file(&tmp);
+    if let Err(e) = loaded {
+        let mut eng = shared.engine().await;
+        eng.persist.loading = None;
+        return Err(format!("Failed trying to load the MASTER synchronization DB from disk: {e}"));
+    }
+    let mut eng = shared.engine().await;
+    eng.repl.replid = replid.to_string();
+    eng.repl.replid2 = "0".repeat(40);
+    eng.repl.second_offset = -1;
+    eng.repl.offset = offset;
+    eng.repl.seldb = -1;
+    let size = eng.config.repl_backlog_size as usize;
+    eng.repl.backlog = Some(Backlog::new(offset + 1, size));
+    eng.dirty += 1;
+    tracing::info!("MASTER <-> REPLICA sync: Finished with success");
+    Ok(())
+}
+
+/// Applies the primary's stream until the link fails.
+async fn stream_loop(
+    shared: &Arc<Shared>,
+    generation: u64,
+    mut link: Link,
+    db: usize,
+    timeout: Duration,
+) -> Result<(), Failure> {
+    let kill = Arc::new(Notify::new());
+    let (addr, laddr) = (
+        link.stream.peer_addr().map(|a| a.to_string()).unwrap_or_default(),
+        link.stream.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+    );
+    let offset = {
+        let mut eng = shared.engine().await;
+        let handle = ClientHandle {
+            kill: kill.clone(),
+            push: mpsc::unbounded_channel().0,
+            pending: Arc::new(AtomicUsize::new(0)),
+            unblocked: Arc::new(Notify::new()),
+        };
+        let id = eng.add_client(|id| {
+            let mut c = Client::new(id, addr.clone(), laddr.clone(), -1, true, handle);
+            c.flags.master = true;
+            c.db = db;
+            c
+        });
+        eng.repl.master_client = Some(id);
+        let offset = eng.repl.offset;
+        let m = eng.repl.master.as_mut().filter(|m| m.generation == generation).ok_or("REPLICAOF changed")?;
+        m.state = LinkState::Connected;
+        m.last_io = Some(Instant::now());
+        m.down_since = None;
+        m.read_offset = offset;
+        tracing::info!("MASTER <-> REPLICA link is up");
+        offset
+    };
+    // After a full sync the primary waits for this ACK before streaming.
+    link.send(&[b"REPLCONF", b"ACK", offset.to_string().as_bytes()]).await?;
+    let mut decoder = RequestDecoder::new();
+    let limits = DecodeLimits { max_bulk_len: 1 << 40, authenticated: true };
+    let mut ack = tokio::time::interval(Duration::from_secs(1));
+    let mut killed = std::pin::pin!(kill.notified());
+    // Bytes of an open MULTI from the primary: the offset moves at its EXEC.
+    let mut in_multi = BytesMut::new();
+    loop {
+        tokio::select! {
+            _ = &mut killed => return Err("The link to MASTER was closed".into()),
+            _ = ack.tick() => {
+                let offset = shared.engine().await.repl.offset;
+                link.send(&[b"REPLCONF", b"ACK", offset.to_string().as_bytes()]).await?;
+            }
+            r = link.fill(timeout) => {
+                r.map_err(|e| if e.starts_with("Timeout") { "MASTER timeout: no data nor PING received...".to_string() } else { e })?;
+                let mut getacks = Vec::new();
+                {
+                    let mut eng = shared.engine().await;
+                    let id = eng.repl.master_client.ok_or("The link to MASTER was closed")?;
+                    let Some(mut client) = eng.clients.remove(&id) else { return Err("The master client is gone".into()) };
+                    let mut result = Ok(());
+                    let mut clock = Instant::now();
+                    loop {
+                        let before = link.buf.len();
+                        let argv = match decoder.decode(&mut link.buf, &limits) {
+                            Ok(Some(argv)) => argv,
+                            Ok(None) => break,
+                            Err(e) => {
+                                result = Err(format!("Protocol error from MASTER: {}", e.0));
+                                break;
+                            }
+                        };
+                        let consumed = before - link.buf.len();
+                        let mut raw = BytesMut::new();
+                        encode_bulk_array(argv.iter().map(|a| a.as_ref()), &mut raw);
+                        if raw.len() != consumed {
+                            tracing::warn!("A command from MASTER was not in canonical form; forwarding it re-encoded");
+                        }
+                        if argv.len() >= 2 && argv[0].eq_ignore_ascii_case(b"replconf") && argv[1].eq_ignore_ascii_case(b"getack") {
+                            // The ACK reports the offset before the GETACK itself.
+                            getacks.push(eng.repl.offset);
+                        } else {
+                            // Replies are discarded; pauses do not apply to the
+                            // primary's client (see `Engine::execute`).
+                            let _ = eng.execute(&mut client, &argv, &mut clock);
+                        }
+                        if client.multi.is_some() {
+                            in_multi.extend_from_slice(&raw);
+                        } else {
+                            in_multi.extend_from_slice(&raw);
+                            let block = in_multi.split().freeze();
+                            eng.repl_feed(block);
+                        }
+                    }
+                    let read = eng.repl.offset + in_multi.len() as u64 + link.buf.len() as u64;
+                    if let Some(m) = eng.repl.master.as_mut() {
+                        m.last_io = Some(Instant::now());
+                        m.read_offset = read;
+                    }
+                    eng.clients.insert(id, client);
+                    result?;
+                }
+                for off in getacks {
+                    link.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]).await?;
+                }
+            }
+        }
+    }
+}
