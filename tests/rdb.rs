@@ -9,79 +9,12 @@
 
 mod common;
 use common::*;
-use std::collections::BTreeMap;
 use std::time::Duration;
-
-/// One key's canonical form: type, contents, deadline.
-type Dataset = BTreeMap<(u32, Vec<u8>), (String, Vec<Vec<u8>>, i64)>;
-
-fn bulk_list(r: &mut redis::Connection, cmd: &mut redis::Cmd) -> Vec<Vec<u8>> {
-    cmd.query::<Vec<Vec<u8>>>(r).expect("list reply")
-}
-
-/// Every key of every database of the server behind `r`.
-fn dataset(r: &mut redis::Connection) -> Dataset {
-    let mut out = Dataset::new();
-    for db in 0..16u32 {
-        redis::cmd("SELECT").arg(db).query::<()>(r).expect("select");
-        let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(r).expect("keys");
-        for key in keys {
-            let t: String = redis::cmd("TYPE").arg(&key).query(r).expect("type");
-            let mut contents = match t.as_str() {
-                "string" => vec![redis::cmd("GET").arg(&key).query::<Vec<u8>>(r).expect("get")],
-                "list" => bulk_list(r, redis::cmd("LRANGE").arg(&key).arg(0).arg(-1)),
-                "set" => bulk_list(r, redis::cmd("SMEMBERS").arg(&key)),
-                "hash" => bulk_list(r, redis::cmd("HGETALL").arg(&key)),
-                "zset" => bulk_list(r, redis::cmd("ZRANGE").arg(&key).arg(0).arg(-1).arg("WITHSCORES")),
-                other => panic!("unexpected type {other}"),
-            };
-            match t.as_str() {
-                "set" => contents.sort(),
-                "hash" => {
-                    let mut pairs: Vec<Vec<Vec<u8>>> = contents.chunks(2).map(|c| c.to_vec()).collect();
-                    pairs.sort();
-                    contents = pairs.concat();
-                }
-                _ => {}
-            }
-            let deadline: i64 = redis::cmd("PEXPIRETIME").arg(&key).query(r).expect("pexpiretime");
-            out.insert((db, key), (t, contents, deadline));
-        }
-    }
-    redis::cmd("SELECT").arg(0).query::<()>(r).expect("select");
-    out
-}
-
-fn info_of(r: &mut redis::Connection, section: &str) -> String {
-    redis::cmd("INFO").arg(section).query(r).expect("info")
-}
-
-fn field(info: &str, name: &str) -> Option<String> {
-    info.lines().find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().to_string()))
-}
-
-/// Waits until the server has finished loading its file.
-fn wait_loaded(r: &mut redis::Connection) {
-    wait_for(Duration::from_secs(30), "the RDB file to load", || {
-        field(&info_of(r, "persistence"), "loading").as_deref() == Some("0")
-    });
-}
 
 fn wait_bgsave_done(r: &mut redis::Connection) {
     wait_for(Duration::from_secs(30), "the background save to finish", || {
         field(&info_of(r, "persistence"), "rdb_bgsave_in_progress").as_deref() == Some("0")
     });
-}
-
-/// Compares two datasets with a readable message on the first difference.
-fn assert_same(a: &Dataset, b: &Dataset, what: &str) {
-    assert_eq!(a.len(), b.len(), "{what}: key counts differ");
-    for (k, v) in a {
-        let Some(w) = b.get(k) else {
-            panic!("{what}: key {:?} (db {}) missing on one side", String::from_utf8_lossy(&k.1), k.0)
-        };
-        assert_eq!(v, w, "{what}: key {:?} (db {}) differs", String::from_utf8_lossy(&k.1), k.0);
-    }
 }
 
 fn fixture(name: &str) -> Vec<u8> {

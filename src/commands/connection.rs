@@ -212,15 +212,10 @@ pub fn client_info(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 pub fn client_list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut ids: Option<Vec<u64>> = None;
     let mut a = Args::at(argv, 2);
-    let mut only_none = false;
+    let mut kind = None;
     while let Some(opt) = a.next_opt() {
         if opt.eq_ignore_ascii_case(b"TYPE") && a.remaining() >= 1 {
-            let t = a.next_bytes()?;
-            match t.to_ascii_lowercase().as_slice() {
-                b"normal" => {}
-                b"master" | b"replica" | b"slave" | b"pubsub" => only_none = true,
-                _ => return Err(CommandError::err(format!("Unknown client type '{}'", String::from_utf8_lossy(t)))),
-            }
+            kind = Some(client_kind(a.next_bytes()?)?);
         } else if opt.eq_ignore_ascii_case(b"ID") && a.remaining() >= 1 {
             let mut v = Vec::new();
             for id in a.rest() {
@@ -234,9 +229,9 @@ pub fn client_list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     let now = Instant::now();
     let mut out = String::new();
-    if !only_none {
+    {
         for c in ctx.all_clients() {
-            if ids.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
+            if ids.as_ref().is_some_and(|ids| !ids.contains(&c.id)) || kind.is_some_and(|k| c.kind() != k) {
                 continue;
             }
             out.push_str(&c.info_line(now));
@@ -244,6 +239,17 @@ pub fn client_list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
     }
     Ok(Reply::Verbatim(Bytes::from(out)))
+}
+
+/// A TYPE filter's class (`slave` is `replica`).
+fn client_kind(t: &[u8]) -> Result<&'static str, CommandError> {
+    match t.to_ascii_lowercase().as_slice() {
+        b"normal" => Ok("normal"),
+        b"master" => Ok("master"),
+        b"replica" | b"slave" => Ok("replica"),
+        b"pubsub" => Ok("pubsub"),
+        _ => Err(CommandError::err(format!("Unknown client type '{}'", String::from_utf8_lossy(t)))),
+    }
 }
 
 /// CLIENT KILL ip:port | CLIENT KILL [ID id] [TYPE type] [USER user] [ADDR ip:port]
@@ -254,7 +260,7 @@ pub fn client_kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         id: Option<u64>,
         addr: Option<Bytes>,
         laddr: Option<Bytes>,
-        type_none: bool,
+        kind: Option<&'static str>,
         skipme: bool,
     }
     let old_style = argv.len() == 3;
@@ -273,16 +279,7 @@ pub fn client_kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                         .ok_or_else(|| CommandError::err("client-id should be greater than 0"))?;
                     f.id = Some(n as u64);
                 }
-                b"type" => match val.to_ascii_lowercase().as_slice() {
-                    b"normal" => {}
-                    b"master" | b"replica" | b"slave" | b"pubsub" => f.type_none = true,
-                    _ => {
-                        return Err(CommandError::err(format!(
-                            "Unknown client type '{}'",
-                            String::from_utf8_lossy(val)
-                        )))
-                    }
-                },
+                b"type" => f.kind = Some(client_kind(val)?),
                 b"user" => {
                     if val.as_ref() != b"default" {
                         return Err(CommandError::err(format!("No such user '{}'", String::from_utf8_lossy(val))));
@@ -300,7 +297,7 @@ pub fn client_kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
     }
     let matches = |c: &crate::engine::Client| {
-        !f.type_none
+        f.kind.is_none_or(|k| c.kind() == k)
             && f.id.is_none_or(|id| c.id == id)
             && f.addr.as_ref().is_none_or(|a| a.as_ref() == c.addr.as_bytes())
             && f.laddr.as_ref().is_none_or(|a| a.as_ref() == c.laddr.as_bytes())

@@ -94,6 +94,7 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(&Bytes, &Bytes)>) -> CmdResult {
     // Replies already queued on this connection are written before the sync
     // starts (the connection flushes a batch's replies first), so Redis's "pending
     // output" refusal has no case here.
+    ctx.client.flags.replica = true;
     let Some((replid, offset)) = psync else {
         ctx.eng.repl.sync_requests.insert(id, SyncRequest { eof: false, old_protocol: true });
         ctx.eng.repl_attach(id, ReplicaState::WaitBgsave, true);

@@ -76,6 +76,8 @@ pub struct ClientFlags {
     /// The link to this replica's primary: its commands bypass READONLY and
     /// staleness checks, and get no replies.
     pub master: bool,
+    /// A replica attached with PSYNC/SYNC.
+    pub replica: bool,
 }
 
 /// State of one client connection.
@@ -159,8 +161,27 @@ impl Client {
     }
 
     /// The `flags=` field of CLIENT LIST.
+    /// The class CLIENT LIST/KILL TYPE filter on: normal, master, replica, pubsub.
+    pub fn kind(&self) -> &'static str {
+        if self.flags.master {
+            "master"
+        } else if self.flags.replica && !self.flags.monitor {
+            "replica"
+        } else if self.subscriptions() > 0 {
+            "pubsub"
+        } else {
+            "normal"
+        }
+    }
+
     pub fn flag_string(&self) -> String {
         let mut s = String::new();
+        if self.flags.replica {
+            s.push('S');
+        }
+        if self.flags.master {
+            s.push('M');
+        }
         if self.multi.is_some() {
             s.push('x');
         }

@@ -79,9 +79,12 @@ impl Engine {
     /// history there (PSYNC <our replid> <our offset + 1>, spec §3.5).
     pub fn replicaof(&mut self, host: String, port: u16) {
         let generation = self.repl.master.as_ref().map_or(0, |m| m.generation) + 1;
-        let cached = match &self.repl.master {
-            Some(m) => m.cached.clone(),
-            None => Some((self.repl.replid.clone(), self.repl.offset, 0)),
+        // What we applied so far continues our history: the primary's stream up to
+        // our offset (a replica) or our own (a primary being demoted).
+        let db = self.repl.master_client.and_then(|id| self.clients.get(&id)).map_or(0, |c| c.db);
+        let cached = match self.repl.master.as_ref().and_then(|m| m.cached.clone()) {
+            Some(cached) => Some(cached),
+            None => Some((self.repl.replid.clone(), self.repl.offset, db)),
         };
         if let Some(id) = self.repl.master_client.take() {
             self.kill_client(id);

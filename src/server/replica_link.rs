@@ -380,6 +380,8 @@ async fn stream_loop(
         let offset = eng.repl.offset;
         let m = eng.repl.master.as_mut().filter(|m| m.generation == generation).ok_or("REPLICAOF changed")?;
         m.state = LinkState::Connected;
+        // The live link replaces the cached position (`link_down` caches anew).
+        m.cached = None;
         m.last_io = Some(Instant::now());
         m.down_since = None;
         m.read_offset = offset;

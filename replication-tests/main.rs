@@ -1,0 +1,192 @@
+//! Replication scenarios with several processes: moonkv primaries and replicas,
+//! and a real redis-server 7.0 on either side. Each scenario ends with equal
+//! offsets and equal datasets (DEBUG DIGEST between moonkv nodes; key by key
+//! against redis-server, whose digest does not cover deadlines the same way).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::*;
+use std::time::Duration;
+
+const SYNC: Duration = Duration::from_secs(30);
+
+/// Primaries start a full sync at once (the default waits 5 s for more replicas).
+const FAST: &[&str] = &["--repl-diskless-sync-delay", "0"];
+
+fn q<T: redis::FromRedisValue>(c: &mut redis::Connection, args: &[&str]) -> T {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+fn repl_field(c: &mut redis::Connection, name: &str) -> String {
+    field(&info_of(c, "replication"), name).unwrap_or_default()
+}
+
+/// Points `replica` at `primary` and waits until the link is up.
+fn attach(replica: &mut redis::Connection, primary: &Server) {
+    let _: () = q(replica, &["REPLICAOF", "127.0.0.1", &primary.port.to_string()]);
+    wait_for(SYNC, "the replica's link to come up", || repl_field(replica, "master_link_status") == "up");
+}
+
+/// Waits until `replica` has applied everything `primary` has streamed.
+fn wait_caught_up(primary: &mut redis::Connection, replica: &mut redis::Connection) {
+    wait_for(SYNC, "the replica to reach the primary's offset", || {
+        let want = repl_field(primary, "master_repl_offset");
+        !want.is_empty() && repl_field(replica, "slave_repl_offset") == want
+    });
+}
+
+fn digest(c: &mut redis::Connection) -> String {
+    q(c, &["DEBUG", "DIGEST"])
+}
+
+/// Writes of every type, with expiries and several databases.
+fn write_mix(c: &mut redis::Connection, tag: &str) {
+    let mut p = redis::pipe();
+    for i in 0..200 {
+        p.cmd("SET").arg(format!("{tag}:s{i}")).arg(i);
+        p.cmd("RPUSH").arg(format!("{tag}:l{}", i % 7)).arg(i);
+        p.cmd("HSET").arg(format!("{tag}:h{}", i % 5)).arg(format!("f{i}")).arg(i);
+        p.cmd("SADD").arg(format!("{tag}:set{}", i % 3)).arg(i);
+        p.cmd("ZADD").arg(format!("{tag}:z{}", i % 4)).arg(i as f64 / 3.0).arg(format!("m{i}"));
+    }
+    p.cmd("SET").arg(format!("{tag}:ttl")).arg("v").arg("EX").arg(1000);
+    p.cmd("PEXPIRE").arg(format!("{tag}:s1")).arg(500_000);
+    p.cmd("INCRBYFLOAT").arg(format!("{tag}:f")).arg("1.5");
+    p.cmd("SPOP").arg(format!("{tag}:set1"));
+    p.cmd("SELECT").arg(3);
+    p.cmd("SET").arg(format!("{tag}:db3")).arg("x");
+    p.cmd("SELECT").arg(0);
+    p.cmd("EVAL")
+        .arg("redis.call('set', KEYS[1], 'a'); redis.call('append', KEYS[1], 'b')")
+        .arg(1)
+        .arg(format!("{tag}:lua"));
+    p.cmd("MULTI").cmd("INCR").arg(format!("{tag}:m")).cmd("INCR").arg(format!("{tag}:m")).cmd("EXEC");
+    p.cmd("DEL").arg(format!("{tag}:s2"));
+    p.query::<()>(c).expect("write mix");
+}
+
+#[test]
+fn full_sync_then_stream_then_partial_resync_after_a_dropped_link() {
+    let primary = Server::start(FAST);
+    let replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    write_mix(&mut p, "before");
+    attach(&mut r, &primary);
+    write_mix(&mut p, "after");
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(digest(&mut p), digest(&mut r), "digests after full sync + stream");
+    assert_eq!(q::<i64>(&mut p, &["DBSIZE"]), q::<i64>(&mut r, &["DBSIZE"]));
+    let full = field(&info_of(&mut p, "stats"), "sync_full").unwrap_or_default();
+    assert_eq!(full, "1");
+
+    // Read-only replica.
+    let mut raw = replica.raw();
+    assert_eq!(c(&mut raw, "SET x 1"), "-READONLY You can't write against a read only replica.\r\n");
+    // ROLE on both sides.
+    let role: Vec<redis::Value> = q(&mut r, &["ROLE"]);
+    assert_eq!(role.len(), 5);
+    let prole: Vec<redis::Value> = q(&mut p, &["ROLE"]);
+    assert_eq!(prole.len(), 3);
+
+    // Drop the link (not the process): the replica continues with PSYNC.
+    let killed: i64 = q(&mut p, &["CLIENT", "KILL", "TYPE", "replica"]);
+    assert_eq!(killed, 1);
+    write_mix(&mut p, "during");
+    wait_for(SYNC, "a partial resync", || field(&info_of(&mut p, "stats"), "sync_partial_ok").as_deref() == Some("1"));
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(digest(&mut p), digest(&mut r), "digests after a partial resync");
+    assert_eq!(field(&info_of(&mut p, "stats"), "sync_full").as_deref(), Some("1"), "no second full sync");
+}
+
+#[test]
+fn backlog_overflow_forces_a_full_sync() {
+    let primary = Server::start(&["--repl-backlog-size", "16kb", "--repl-diskless-sync-delay", "0"]);
+    let replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    attach(&mut r, &primary);
+    // Take the replica away, write more than the backlog holds, bring it back.
+    let _: () = q(&mut r, &["REPLICAOF", "NO", "ONE"]);
+    for i in 0..20 {
+        write_mix(&mut p, &format!("big{i}"));
+    }
+    attach(&mut r, &primary);
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(digest(&mut p), digest(&mut r));
+    assert_eq!(field(&info_of(&mut p, "stats"), "sync_full").as_deref(), Some("2"));
+}
+
+#[test]
+fn promotion_lets_the_sibling_continue_partially() {
+    let primary = Server::start(FAST);
+    let a = Server::start(FAST);
+    let b = Server::start(&[]);
+    let (mut p, mut ra, mut rb) = (primary.conn(), a.conn(), b.conn());
+    write_mix(&mut p, "x");
+    attach(&mut ra, &primary);
+    attach(&mut rb, &primary);
+    write_mix(&mut p, "y");
+    wait_caught_up(&mut p, &mut ra);
+    wait_caught_up(&mut p, &mut rb);
+    // Fail over to `a` (the old primary stays up but is left alone).
+    let _: () = q(&mut ra, &["REPLICAOF", "NO", "ONE"]);
+    assert_eq!(repl_field(&mut ra, "role"), "master");
+    let old_id = repl_field(&mut p, "master_replid");
+    assert_eq!(repl_field(&mut ra, "master_replid2"), old_id, "the old history id is kept as replid2");
+    attach(&mut rb, &a);
+    write_mix(&mut ra, "z");
+    wait_caught_up(&mut ra, &mut rb);
+    assert_eq!(digest(&mut ra), digest(&mut rb));
+    assert_eq!(field(&info_of(&mut ra, "stats"), "sync_partial_ok").as_deref(), Some("1"));
+    assert_eq!(field(&info_of(&mut ra, "stats"), "sync_full").as_deref(), Some("0"));
+}
+
+#[test]
+fn chained_replicas_share_the_primary_history() {
+    let primary = Server::start(FAST);
+    let mid = Server::start(FAST);
+    let leaf = Server::start(&[]);
+    let (mut p, mut m, mut l) = (primary.conn(), mid.conn(), leaf.conn());
+    write_mix(&mut p, "a");
+    attach(&mut m, &primary);
+    attach(&mut l, &mid);
+    write_mix(&mut p, "b");
+    wait_caught_up(&mut p, &mut m);
+    wait_caught_up(&mut p, &mut l);
+    assert_eq!(digest(&mut p), digest(&mut l));
+    assert_eq!(repl_field(&mut l, "master_replid"), repl_field(&mut p, "master_replid"));
+}
+
+#[test]
+fn a_real_redis_replica_follows_moonkv() {
+    let Some(redis) = Server::start_redis(&[]) else { return };
+    let primary = Server::start(FAST);
+    let (mut p, mut r) = (primary.conn(), redis.conn());
+    write_mix(&mut p, "before");
+    attach(&mut r, &primary);
+    write_mix(&mut p, "after");
+    wait_caught_up(&mut p, &mut r);
+    assert_same(&dataset(&mut p), &dataset(&mut r), "redis-server replica of moonkv");
+    // A dropped link resumes partially.
+    let _: i64 = q(&mut p, &["CLIENT", "KILL", "TYPE", "replica"]);
+    write_mix(&mut p, "during");
+    wait_for(SYNC, "a partial resync", || field(&info_of(&mut p, "stats"), "sync_partial_ok").as_deref() == Some("1"));
+    wait_caught_up(&mut p, &mut r);
+    assert_same(&dataset(&mut p), &dataset(&mut r), "after the partial resync");
+}
+
+#[test]
+fn moonkv_follows_a_real_redis_primary() {
+    let Some(redis) = Server::start_redis(FAST) else { return };
+    let replica = Server::start(&[]);
+    let (mut p, mut r) = (redis.conn(), replica.conn());
+    write_mix(&mut p, "before");
+    let _: () = q(&mut p, &["DEBUG", "POPULATE", "2000"]);
+    attach(&mut r, &redis);
+    write_mix(&mut p, "after");
+    wait_caught_up(&mut p, &mut r);
+    assert_same(&dataset(&mut p), &dataset(&mut r), "moonkv replica of redis-server");
+}
