@@ -190,3 +190,83 @@ fn moonkv_follows_a_real_redis_primary() {
     wait_caught_up(&mut p, &mut r);
     assert_same(&dataset(&mut p), &dataset(&mut r), "moonkv replica of redis-server");
 }
+
+#[test]
+fn wait_counts_acknowledging_replicas() {
+    let primary = Server::start(FAST);
+    let replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    let mut raw = primary.raw();
+    assert_eq!(c(&mut raw, "WAIT 1 -1"), "-ERR timeout is negative\r\n");
+    assert_eq!(c(&mut raw, "WAIT 0 0"), ":0\r\n");
+    attach(&mut r, &primary);
+    assert_eq!(c(&mut raw, "SET k v"), "+OK\r\n");
+    // Acknowledged through REPLCONF GETACK well before the timeout.
+    assert_eq!(c(&mut raw, "WAIT 1 5000"), ":1\r\n");
+    // Two replicas can never be reached: the timeout answers with the count.
+    assert_eq!(c(&mut raw, "WAIT 2 200"), ":1\r\n");
+    let mut rr = replica.raw();
+    assert!(c(&mut rr, "WAIT 1 100").starts_with("-ERR WAIT cannot be used with replica instances."));
+    wait_caught_up(&mut p, &mut r);
+}
+
+#[test]
+fn min_replicas_refuses_writes_without_enough_good_replicas() {
+    let primary = Server::start(&["--repl-diskless-sync-delay", "0", "--min-replicas-to-write", "1"]);
+    let replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    let mut raw = primary.raw();
+    assert_eq!(c(&mut raw, "SET k v"), "-NOREPLICAS Not enough good replicas to write.\r\n");
+    assert_eq!(c(&mut raw, "GET k"), "$-1\r\n", "reads still work");
+    attach(&mut r, &primary);
+    wait_for(SYNC, "the replica to count as good", || repl_field(&mut p, "min_slaves_good_slaves") == "1");
+    assert_eq!(c(&mut raw, "SET k v"), "+OK\r\n");
+}
+
+#[test]
+fn a_slow_replica_is_disconnected_by_its_output_buffer_limit() {
+    let primary =
+        Server::start(&["--repl-diskless-sync-delay", "0", "--client-output-buffer-limit", "replica 1mb 0 0"]);
+    let mut replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    attach(&mut r, &primary);
+    let pid = replica.child.id().to_string();
+    let stop = std::process::Command::new("kill").args(["-STOP", &pid]).status().expect("kill -STOP");
+    assert!(stop.success());
+    let big = "x".repeat(100_000);
+    for i in 0..400 {
+        let _: () = q(&mut p, &["SET", &format!("big{i}"), &big]);
+    }
+    wait_for(SYNC, "the slow replica to be disconnected", || repl_field(&mut p, "connected_slaves") == "0");
+    assert!(primary.log().contains("overcoming of output buffer limits"), "{}", primary.log());
+    let cont = std::process::Command::new("kill").args(["-CONT", &pid]).status().expect("kill -CONT");
+    assert!(cont.success());
+    // It reconnects and catches up (a full sync: the backlog is 1 MB).
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(digest(&mut p), digest(&mut r));
+    assert!(replica.alive());
+}
+
+#[test]
+fn a_restarted_replica_continues_partially() {
+    let primary = Server::start(FAST);
+    let mut replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    write_mix(&mut p, "a");
+    attach(&mut r, &primary);
+    wait_caught_up(&mut p, &mut r);
+    let mut raw = replica.raw();
+    raw.send(b"SHUTDOWN SAVE\r\n");
+    wait_for(SYNC, "the replica to save and exit", || !replica.alive());
+    let file = std::fs::read(replica.dir.path().join("dump.rdb")).expect("the replica saved");
+    write_mix(&mut p, "b");
+    let port = primary.port.to_string();
+    let again = Server::start_with_files(&["--replicaof", "127.0.0.1", &port], &[("dump.rdb", &file)]);
+    let mut r2 = again.conn();
+    wait_for(SYNC, "the restarted replica's link", || repl_field(&mut r2, "master_link_status") == "up");
+    wait_caught_up(&mut p, &mut r2);
+    assert_eq!(digest(&mut p), digest(&mut r2));
+    let stats = info_of(&mut p, "stats");
+    assert_eq!(field(&stats, "sync_full").as_deref(), Some("1"), "{stats}");
+    assert_eq!(field(&stats, "sync_partial_ok").as_deref(), Some("1"), "{stats}");
+}

@@ -19,6 +19,7 @@ pub fn commands() -> Vec<CommandSpec> {
         cmd("sync", 1, "admin noscript no_async_loading no_multi", "@admin @slow @dangerous", (0, 0, 0), "", "", Some(sync)),
         cmd("replicaof", 3, "admin noscript stale no_async_loading", "@admin @slow @dangerous", (0, 0, 0), "", "", Some(replicaof)),
         cmd("slaveof", 3, "admin noscript stale no_async_loading", "@admin @slow @dangerous", (0, 0, 0), "", "", Some(replicaof)),
+        cmd("wait", 3, "noscript", "@slow @connection", (0, 0, 0), "", "request_policy:all_shards response_policy:agg_min", Some(wait)),
         cmd("role", 1, "noscript loading stale fast", "@admin @fast @dangerous", (0, 0, 0), "", "", Some(role)),
     ]
 }
@@ -29,7 +30,7 @@ fn err(msg: impl Into<String>) -> CommandError {
 
 /// REPLCONF option value ...
 pub fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    if argv.len() % 2 == 0 {
+    if argv.len().is_multiple_of(2) {
         return Err(CommandError::Syntax);
     }
     let id = ctx.client.id;
@@ -64,6 +65,7 @@ pub fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                     r.ack_off = r.ack_off.max(off);
                     r.ack_time = std::time::Instant::now();
                 }
+                ctx.eng.repl_serve_waits();
                 return Ok(Reply::NoReply);
             }
             b"getack" => return Ok(Reply::NoReply),
@@ -172,6 +174,32 @@ pub fn replicaof(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     ctx.eng.replicaof(host.clone(), port as u16);
     ctx.eng.config.replicaof = Some((host, port as u16));
     Ok(Reply::ok())
+}
+
+/// WAIT numreplicas timeout: blocks until that many replicas acknowledged this
+/// client's last write, or the timeout (ms, 0 = forever) passes; replies the count.
+pub fn wait(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if ctx.eng.is_replica() {
+        return Err(err("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."));
+    }
+    let wanted = parse_i64(&argv[1]).ok_or(CommandError::NotInteger)?;
+    let timeout = parse_i64(&argv[2]).ok_or(CommandError::NotInteger)?;
+    if timeout < 0 {
+        return Err(err("ERR timeout is negative"));
+    }
+    let woff = ctx.client.woff;
+    let acked = ctx.eng.repl_acked(woff);
+    if acked as i64 >= wanted || !ctx.may_block() {
+        return Ok(Reply::Int(acked as i64));
+    }
+    ctx.eng.repl_request_acks();
+    let timeout = (timeout > 0).then(|| std::time::Duration::from_millis(timeout as u64));
+    ctx.block(&[], timeout, Reply::Int(0))?;
+    if let Some(b) = ctx.client.blocked.as_mut() {
+        b.wait = Some((woff, wanted.max(0) as usize));
+        b.argv = argv.to_vec();
+    }
+    Ok(Reply::NoReply)
 }
 
 /// ROLE
@@ -296,9 +324,43 @@ pub fn info_replication(eng: &Engine) -> String {
 }
 
 impl Engine {
+    /// Online replicas that acknowledged stream offset `woff`.
+    pub fn repl_acked(&self, woff: u64) -> usize {
+        self.repl.replicas.values().filter(|r| r.state == ReplicaState::Online && r.ack_off >= woff).count()
+    }
+
+    /// Asks every replica for an ACK (`REPLCONF GETACK *` in the stream).
+    pub fn repl_request_acks(&mut self) {
+        if !self.repl.replicas.is_empty() {
+            self.repl_feed_plain(&[b"REPLCONF", b"GETACK", b"*"]);
+        }
+    }
+
+    /// Answers the WAITs that enough replicas have now acknowledged.
+    pub fn repl_serve_waits(&mut self) {
+        let ready: Vec<(u64, usize)> = self
+            .clients
+            .values()
+            .filter_map(|c| {
+                let (woff, wanted) = c.blocked.as_ref()?.wait?;
+                let acked = self.repl_acked(woff);
+                (acked >= wanted).then_some((c.id, acked))
+            })
+            .collect();
+        for (id, acked) in ready {
+            self.unblock_with(id, Some(Reply::Int(acked as i64)));
+        }
+    }
+
+    /// `min-replicas-to-write`: true when a primary has fewer good replicas.
+    pub fn repl_too_few_replicas(&self) -> bool {
+        let (n, lag) = (self.config.min_replicas_to_write, self.config.min_replicas_max_lag);
+        n > 0 && lag > 0 && !self.is_replica() && self.repl_good_replicas() < n as usize
+    }
+
     /// Online replicas whose last ACK is at most `min-replicas-max-lag` seconds old.
     pub fn repl_good_replicas(&self) -> usize {
-        let lag = self.config.min_replicas_max_lag.max(0) as u64;
+        let lag = self.config.min_replicas_max_lag as u64;
         self.repl
             .replicas
             .values()

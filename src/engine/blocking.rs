@@ -66,8 +66,13 @@ impl<'a> Ctx<'a> {
                 q.push_back(id);
             }
         }
-        self.client.blocked =
-            Some(BlockState { keys, argv: Vec::new(), deadline: timeout.map(|t| Instant::now() + t), timeout_reply });
+        self.client.blocked = Some(BlockState {
+            keys,
+            argv: Vec::new(),
+            deadline: timeout.map(|t| Instant::now() + t),
+            timeout_reply,
+            wait: None,
+        });
         Ok(Reply::NoReply)
     }
 }
@@ -105,7 +110,11 @@ impl Engine {
             return false;
         };
         self.forget_blocked(id, &state);
-        let reply = reply.unwrap_or(state.timeout_reply);
+        let reply = match (reply, state.wait) {
+            (Some(r), _) => r,
+            (None, Some((woff, _))) => Reply::Int(self.repl_acked(woff) as i64),
+            (None, None) => state.timeout_reply,
+        };
         self.deliver(&mut c, &reply);
         self.clients.insert(id, c);
         true

@@ -61,6 +61,8 @@ pub struct BlockState {
     pub deadline: Option<std::time::Instant>,
     /// The reply when the timeout passes (null array, or null bulk for BLMOVE).
     pub timeout_reply: crate::protocol::Reply,
+    /// WAIT: (stream offset to reach, replicas wanted); its reply is the count.
+    pub wait: Option<(u64, usize)>,
 }
 
 /// Client flags shown in CLIENT LIST and used by the gate.
@@ -84,6 +86,8 @@ pub struct ClientFlags {
 #[derive(Debug)]
 pub struct Client {
     pub id: u64,
+    /// The stream offset after this client's last command (what WAIT waits for).
+    pub woff: u64,
     /// `ip:port` of the peer.
     pub addr: String,
     /// `ip:port` of our side.
@@ -152,6 +156,7 @@ impl Client {
             net_in: 0,
             net_out: 0,
             commands: 0,
+            woff: 0,
         }
     }
 

@@ -278,6 +278,11 @@ impl Engine {
         }
         let reply = self.call(client, spec, argv, clock);
         self.end_unit();
+        // WAIT's own GETACK request is not a write of its client (Redis appends it
+        // after the command, before the event loop sleeps).
+        if spec.name != "wait" {
+            client.woff = self.repl.offset;
+        }
         self.serve_ready_keys();
         Exec::Reply(reply)
     }
@@ -304,6 +309,14 @@ impl Engine {
         }
         if let Some(err) = self.repl_refusal(client, spec) {
             return refuse(self, client, Some(spec), err);
+        }
+        if spec.flags.write && self.repl_too_few_replicas() && !client.flags.master {
+            return refuse(
+                self,
+                client,
+                Some(spec),
+                CommandError::Coded("NOREPLICAS Not enough good replicas to write.".into()),
+            );
         }
         if self.persist.loading.is_some() && !spec.flags.loading {
             let err = CommandError::Coded("LOADING Redis is loading the dataset in memory".into());

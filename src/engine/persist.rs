@@ -188,7 +188,7 @@ impl Engine {
             ctime: unix_now(),
             used_mem: self.used_memory_sample,
             keys: self.dbs.iter().map(|db| db.len() as u64).sum(),
-            repl: None,
+            repl: self.repl_position(),
             key_save_delay: Duration::from_micros(self.config.rdb_key_save_delay.max(0) as u64),
         }
     }
@@ -716,6 +716,9 @@ impl<R: Read> Read for Counting<R> {
 pub struct LoadSummary {
     pub keys: u64,
     pub expired: u64,
+    /// The replication position the file was saved at (`repl-id`, `repl-offset`,
+    /// `repl-stream-db` aux fields), if it has one.
+    pub repl: Option<(String, u64, usize)>,
 }
 
 /// Applies loaded items to an engine in batches.
@@ -729,6 +732,10 @@ struct Applier {
     merge: bool,
     /// A replica keeps keys whose deadline passed: its primary's DEL will come.
     keep_expired: bool,
+    /// `repl-id`, `repl-offset`, `repl-stream-db` as read.
+    repl_id: Option<String>,
+    repl_offset: Option<u64>,
+    repl_db: usize,
 }
 
 impl Applier {
@@ -741,6 +748,9 @@ impl Applier {
             now_ms: crate::util::now_ms(),
             merge: false,
             keep_expired: false,
+            repl_id: None,
+            repl_offset: None,
+            repl_db: 0,
         }
     }
 
@@ -788,6 +798,15 @@ impl Applier {
                         store.set_expire(&key, when);
                     }
                     self.keys += 1;
+                }
+                Item::Aux { key, value } if key == b"repl-id" && value.len() == 40 => {
+                    self.repl_id = Some(String::from_utf8_lossy(&value).into_owned());
+                }
+                Item::Aux { key, value } if key == b"repl-offset" => {
+                    self.repl_offset = std::str::from_utf8(&value).ok().and_then(|v| v.parse().ok());
+                }
+                Item::Aux { key, value } if key == b"repl-stream-db" => {
+                    self.repl_db = std::str::from_utf8(&value).ok().and_then(|v| v.parse().ok()).unwrap_or(0);
                 }
                 Item::Aux { key, value } if key == b"lua" => {
                     let body = Bytes::from(value);
@@ -858,7 +877,11 @@ pub fn load_file_as(path: &Path, engine: &parking_lot::Mutex<Engine>, replica: b
         result = applier.flush(&mut eng).map_err(|e| e.to_string());
     }
     eng.persist.loading = None;
-    let summary = LoadSummary { keys: applier.keys, expired: applier.expired };
+    let repl = match (applier.repl_id.take(), applier.repl_offset) {
+        (Some(id), Some(offset)) => Some((id, offset, applier.repl_db)),
+        _ => None,
+    };
+    let summary = LoadSummary { keys: applier.keys, expired: applier.expired, repl };
     eng.persist.last_load_keys_loaded = summary.keys;
     eng.persist.last_load_keys_expired = summary.expired;
     eng.persist.last_save = unix_now();

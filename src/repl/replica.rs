@@ -75,6 +75,34 @@ impl Engine {
         None
     }
 
+    /// Where a snapshot taken now sits in the replication stream, when this node
+    /// has a stream (a primary with a backlog, or a replica): files then carry it,
+    /// so a restarted replica continues with PSYNC (spec §3.7).
+    pub fn repl_position(&self) -> Option<crate::engine::persist::ReplPosition> {
+        if self.repl.backlog.is_none() && !self.is_replica() {
+            return None;
+        }
+        let stream_db = match self.repl.master_client.and_then(|id| self.clients.get(&id)) {
+            Some(c) => c.db as u32,
+            None => self.repl.seldb.max(0) as u32,
+        };
+        Some(crate::engine::persist::ReplPosition {
+            stream_db,
+            replid: self.repl.replid.clone(),
+            offset: self.repl.offset,
+        })
+    }
+
+    /// After loading a file saved at `(replid, offset, db)` at start-up: a replica
+    /// continues that history with PSYNC.
+    pub fn repl_restore_position(&mut self, replid: String, offset: u64, db: usize) {
+        if let Some(m) = self.repl.master.as_mut() {
+            m.cached = Some((replid.clone(), offset, db));
+            self.repl.replid = replid;
+            self.repl.offset = offset;
+        }
+    }
+
     /// REPLICAOF host port: follow that primary, first trying to continue our own
     /// history there (PSYNC <our replid> <our offset + 1>, spec §3.5).
     pub fn replicaof(&mut self, host: String, port: u16) {

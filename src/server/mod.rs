@@ -143,15 +143,26 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let eng = shared.engine.lock();
         eng.config.dir.join(&eng.config.dbfilename)
     };
-    if rdb.exists() {
+    let has_file = rdb.exists();
+    if has_file {
         // Loaded while connections are served: they get -LOADING until it is done
         // (the state is set before the first connection is accepted).
         shared.engine.lock().persist.loading = Some(crate::engine::persist::Loading::pending());
         let loader = shared.clone();
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = crate::engine::persist::load_file(&rdb, &loader.engine) {
+        tokio::task::spawn_blocking(move || match crate::engine::persist::load_file(&rdb, &loader.engine) {
+            Err(e) => {
                 tracing::error!("Fatal error loading the DB ({}): {e}. Exiting.", rdb.display());
                 std::process::exit(1);
+            }
+            Ok(summary) => {
+                // A replica connects once its file is loaded, continuing from it.
+                let mut eng = loader.engine.lock();
+                if let Some((host, port)) = eng.config.replicaof.clone() {
+                    eng.replicaof(host, port);
+                    if let Some((replid, offset, db)) = summary.repl {
+                        eng.repl_restore_position(replid, offset, db);
+                    }
+                }
             }
         });
     }
@@ -161,7 +172,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     tokio::spawn(cron(shared.clone()));
     tokio::spawn(replica_link::links(shared.clone()));
-    {
+    if !has_file {
         let mut eng = shared.engine.lock();
         if let Some((host, port)) = eng.config.replicaof.clone() {
             eng.replicaof(host, port);

@@ -71,7 +71,7 @@ pub async fn full_sync(
     let (req, delay) = {
         let eng = shared.engine().await;
         let req = *eng.repl.sync_requests.get(&id)?;
-        (req, Duration::from_secs(eng.config.repl_diskless_sync_delay.max(0) as u64))
+        (req, Duration::from_secs(eng.config.repl_diskless_sync_delay as u64))
     };
     // Diskless: wait so that replicas arriving together could share a snapshot,
     // sending a newline every second as Redis does.
