@@ -270,3 +270,123 @@ fn a_restarted_replica_continues_partially() {
     assert_eq!(field(&stats, "sync_full").as_deref(), Some("1"), "{stats}");
     assert_eq!(field(&stats, "sync_partial_ok").as_deref(), Some("1"), "{stats}");
 }
+
+/// A random write of any family, as arguments.
+fn random_write(rng: &mut impl rand::Rng) -> Vec<String> {
+    let k = |rng: &mut dyn rand::RngCore, p: &str| format!("{p}{}", rng.next_u32() % 64);
+    let args: Vec<String> = match rng.gen_range(0..30) {
+        0 => vec!["SET".into(), k(rng, "s"), rng.gen::<u32>().to_string()],
+        1 => vec!["INCR".into(), k(rng, "i")],
+        2 => vec!["APPEND".into(), k(rng, "s"), "x".into()],
+        3 => vec!["DEL".into(), k(rng, "s"), k(rng, "l")],
+        4 => vec!["EXPIRE".into(), k(rng, "s"), rng.gen_range(1000..5000).to_string()],
+        5 => vec!["PERSIST".into(), k(rng, "s")],
+        6 => vec!["RPUSH".into(), k(rng, "l"), rng.gen::<u16>().to_string(), "v".into()],
+        7 => vec!["LPOP".into(), k(rng, "l")],
+        8 => vec!["LTRIM".into(), k(rng, "l"), "0".into(), "5".into()],
+        9 => vec!["HSET".into(), k(rng, "h"), k(rng, "f"), rng.gen::<u16>().to_string()],
+        10 => vec!["HDEL".into(), k(rng, "h"), k(rng, "f")],
+        11 => vec!["HINCRBYFLOAT".into(), k(rng, "h"), "n".into(), "0.1".into()],
+        12 => vec!["SADD".into(), k(rng, "t"), rng.gen::<u8>().to_string()],
+        13 => vec!["SREM".into(), k(rng, "t"), rng.gen::<u8>().to_string()],
+        14 => vec!["SPOP".into(), k(rng, "t")],
+        15 => vec!["ZADD".into(), k(rng, "z"), rng.gen_range(0..100).to_string(), k(rng, "m")],
+        16 => vec!["ZINCRBY".into(), k(rng, "z"), "1.5".into(), k(rng, "m")],
+        17 => vec!["ZPOPMIN".into(), k(rng, "z")],
+        18 => vec!["INCRBYFLOAT".into(), k(rng, "fl"), "2.5".into()],
+        19 => vec!["SET".into(), k(rng, "e"), "v".into(), "EX".into(), rng.gen_range(1000..9000).to_string()],
+        20 => vec!["GETDEL".into(), k(rng, "s")],
+        21 => vec!["RENAME".into(), k(rng, "s"), k(rng, "s")],
+        22 => vec!["COPY".into(), k(rng, "h"), k(rng, "h2"), "REPLACE".into()],
+        23 => vec!["LMOVE".into(), k(rng, "l"), k(rng, "l"), "LEFT".into(), "RIGHT".into()],
+        24 => vec![
+            "EVAL".into(),
+            "redis.call('incr', KEYS[1]); redis.call('rpush', KEYS[2], redis.call('get', KEYS[1]))".into(),
+            "2".into(),
+            k(rng, "i"),
+            k(rng, "l"),
+        ],
+        25 => vec!["SETRANGE".into(), k(rng, "s"), rng.gen_range(0..10).to_string(), "ab".into()],
+        26 => vec!["SINTERSTORE".into(), k(rng, "t"), k(rng, "t"), k(rng, "t")],
+        27 => vec!["ZUNIONSTORE".into(), k(rng, "z"), "2".into(), k(rng, "z"), k(rng, "z")],
+        28 => vec!["PEXPIREAT".into(), k(rng, "h"), (4_000_000_000_000u64 + rng.gen_range(0..1000)).to_string()],
+        _ => vec!["SETBIT".into(), k(rng, "b"), rng.gen_range(0..200).to_string(), "1".into()],
+    };
+    args
+}
+
+#[test]
+fn soak_replicas_killed_restarted_and_reattached_converge() {
+    use rand::{Rng, SeedableRng};
+    let secs: u64 = std::env::var("SOAK_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(15);
+    let seed: u64 = std::env::var("SOAK_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(7);
+    let primary = Server::start(&["--repl-diskless-sync-delay", "0", "--repl-backlog-size", "64kb"]);
+    let port = primary.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).expect("client");
+            let mut c = client.get_connection().expect("connect");
+            let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut p = redis::pipe();
+                for _ in 0..20 {
+                    if rng.gen_range(0..50) == 0 {
+                        p.cmd("SELECT").arg(rng.gen_range(0..3));
+                    }
+                    let args = random_write(&mut rng);
+                    let mut cmd = redis::cmd(&args[0]);
+                    for a in &args[1..] {
+                        cmd.arg(a);
+                    }
+                    p.add_command(cmd).ignore();
+                }
+                // Errors (WRONGTYPE and the like) are part of the mix.
+                let _ = p.query::<()>(&mut c);
+                n += 20;
+            }
+            n
+        })
+    };
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(seed + 1);
+    let mut replicas: Vec<Server> = (0..2).map(|_| Server::start(&[])).collect();
+    for r in &replicas {
+        attach(&mut r.conn(), &primary);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    let mut actions = Vec::new();
+    while std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(rng.gen_range(200..800)));
+        let i = rng.gen_range(0..replicas.len());
+        match rng.gen_range(0..3) {
+            0 => {
+                actions.push("drop link");
+                let _: redis::RedisResult<i64> =
+                    redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("master").query(&mut replicas[i].conn());
+            }
+            1 => {
+                actions.push("restart");
+                replicas[i] = Server::start(&[]);
+                attach(&mut replicas[i].conn(), &primary);
+            }
+            _ => {
+                actions.push("detach and re-attach");
+                let mut c = replicas[i].conn();
+                let _: () = q(&mut c, &["REPLICAOF", "NO", "ONE"]);
+                attach(&mut c, &primary);
+            }
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let writes = writer.join().expect("writer");
+    let mut p = primary.conn();
+    for r in &replicas {
+        let mut c = r.conn();
+        wait_for(SYNC, "the replica's link", || repl_field(&mut c, "master_link_status") == "up");
+        wait_caught_up(&mut p, &mut c);
+        assert_eq!(digest(&mut p), digest(&mut c), "after {writes} writes and {actions:?}");
+    }
+    assert!(writes > 0 && !actions.is_empty());
+}

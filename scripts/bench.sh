@@ -163,3 +163,39 @@ row "SAVE ms" "${SAVE_MS[moonkv]}" "${SAVE_MS[redis]}"
 row "file bytes" "${SIZE[moonkv]}" "${SIZE[redis]}"
 row "load at start-up ms" "${LOAD_MS[moonkv]}" "${LOAD_MS[redis]}"
 row "max client pause in BGSAVE ms" "${PAUSE_MS[moonkv]}" "${PAUSE_MS[redis]}"
+
+# Replication: a full sync of REPL_KEYS keys with 100-byte values, from REPLICAOF
+# until the replica's link is up with every key loaded (moonkv→moonkv against
+# redis→redis), and the primary's SET throughput with 2 replicas attached.
+REPL_KEYS=${REPL_KEYS:-1000000}
+echo
+echo "replication: full sync of $REPL_KEYS keys (100-byte values); SET with 2 replicas"
+printf "%-28s %14s %14s %8s\n" "figure" "moonkv" "redis" "ratio"
+declare -A SYNC_MS SET1 SET32
+start_node() { # binary dir port
+  mkdir -p "$2"
+  $1 --port "$3" --dir "$2" "${FLAGS[@]}" --repl-diskless-sync-delay 0 >"$2/log" 2>&1 &
+  echo $!
+}
+wait_ping() { for _ in $(seq 1 500); do $CLI -p "$1" ping 2>/dev/null | grep -q PONG && return; sleep 0.02; done; }
+link_up() { $CLI -p "$1" info replication 2>/dev/null | tr -d '\r' | grep -q '^master_link_status:up'; }
+for srv in moonkv:$MOONKV redis:$REDIS; do
+  IFS=: read -r name bin <<<"$srv"
+  P=$(free_port); R1=$(free_port); R2=$(free_port)
+  PP=$(start_node "$bin" "$TMP/repl-$name-p" "$P"); P1=$(start_node "$bin" "$TMP/repl-$name-1" "$R1")
+  P2=$(start_node "$bin" "$TMP/repl-$name-2" "$R2")
+  for port in $P $R1 $R2; do wait_ping "$port"; done
+  $CLI -p "$P" debug populate "$REPL_KEYS" key 100 >/dev/null
+  t0=$(ms_now)
+  $CLI -p "$R1" replicaof 127.0.0.1 "$P" >/dev/null
+  until link_up "$R1" && [ "$($CLI -p "$R1" dbsize 2>/dev/null)" = "$REPL_KEYS" ]; do sleep 0.01; done
+  SYNC_MS[$name]=$(($(ms_now) - t0))
+  $CLI -p "$R2" replicaof 127.0.0.1 "$P" >/dev/null
+  until link_up "$R2"; do sleep 0.05; done
+  SET1[$name]=$($BENCH -p "$P" -c 50 -n "$N" -t set -P 1 --csv 2>/dev/null | tail -n +2 | tr -d '"' | cut -d, -f2)
+  SET32[$name]=$($BENCH -p "$P" -c 50 -n "$N" -t set -P 32 --csv 2>/dev/null | tail -n +2 | tr -d '"' | cut -d, -f2)
+  kill "$PP" "$P1" "$P2"; wait "$PP" "$P1" "$P2" 2>/dev/null || true
+done
+row "full sync ms" "${SYNC_MS[moonkv]}" "${SYNC_MS[redis]}"
+row "SET -P 1 ops/s, 2 replicas" "${SET1[moonkv]}" "${SET1[redis]}"
+row "SET -P 32 ops/s, 2 replicas" "${SET32[moonkv]}" "${SET32[redis]}"
