@@ -166,6 +166,17 @@ impl Client {
     }
 
     /// The `flags=` field of CLIENT LIST.
+    /// Closes the connection because its pending output passed its class's limit.
+    pub fn close_for_output_limit(&mut self) {
+        tracing::warn!(
+            "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+            self.id,
+            self.addr
+        );
+        self.flags.killed = true;
+        self.handle.kill.notify_one();
+    }
+
     /// The class CLIENT LIST/KILL TYPE filter on: normal, master, replica, pubsub.
     pub fn kind(&self) -> &'static str {
         if self.flags.master {

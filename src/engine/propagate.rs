@@ -63,9 +63,12 @@ impl Engine {
         if self.repl_recording() && self.repl.master.is_none() {
             self.repl_feed_unit(&effects);
         }
-        self.propagation_log.push_back(effects);
-        while self.propagation_log.len() > LOG_LEN {
-            self.propagation_log.pop_front();
+        // The log serves unit tests only; the server streams to replicas above.
+        if cfg!(test) {
+            self.propagation_log.push_back(effects);
+            while self.propagation_log.len() > LOG_LEN {
+                self.propagation_log.pop_front();
+            }
         }
     }
 }

@@ -75,13 +75,7 @@ impl Engine {
                 encode(reply, c.resp, &mut buf);
                 let pending = c.handle.pending.fetch_add(buf.len(), std::sync::atomic::Ordering::Relaxed) + buf.len();
                 if limit > 0 && pending as u64 > limit {
-                    tracing::warn!(
-                        "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
-                        c.id,
-                        c.addr
-                    );
-                    c.flags.killed = true;
-                    c.handle.kill.notify_one();
+                    c.close_for_output_limit();
                     return;
                 }
                 let _ = c.handle.push.send(buf.freeze());

@@ -101,19 +101,8 @@ impl Reply {
 
     /// An array of bulk strings encoded at once (same bytes in RESP2 and RESP3).
     pub fn encoded_bulk_array<'a>(items: impl ExactSizeIterator<Item = &'a [u8]>) -> Reply {
-        use bytes::BufMut;
         let mut out = bytes::BytesMut::with_capacity(16 + items.len() * 16);
-        let mut num = itoa::Buffer::new();
-        out.put_u8(b'*');
-        out.put_slice(num.format(items.len()).as_bytes());
-        out.put_slice(b"\r\n");
-        for it in items {
-            out.put_u8(b'$');
-            out.put_slice(num.format(it.len()).as_bytes());
-            out.put_slice(b"\r\n");
-            out.put_slice(it);
-            out.put_slice(b"\r\n");
-        }
+        super::encode_bulk_array(items, &mut out);
         Reply::Raw(out.freeze())
     }
 

@@ -217,13 +217,7 @@ impl Engine {
     /// Disconnects a replica whose pending output passed its hard limit.
     fn repl_drop_slow_replica(&mut self, id: u64) {
         if let Some(c) = self.clients.get_mut(&id) {
-            tracing::warn!(
-                "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
-                c.id,
-                c.addr
-            );
-            c.flags.killed = true;
-            c.handle.kill.notify_one();
+            c.close_for_output_limit();
         }
         self.repl.replicas.remove(&id);
     }

@@ -117,6 +117,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, peer: SocketAddr)
         unblocked,
         resp: 2,
         hold_stream: false,
+        replica: false,
     };
     // Register at once when the engine is free; while a script runs the client is
     // registered with its first batch, and is answered BUSY meanwhile.
@@ -170,6 +171,8 @@ struct Conn {
     resp: u8,
     /// A replica after an `$EOF:` transfer: stream bytes wait for its first ACK.
     hold_stream: bool,
+    /// The peer is a replica (PSYNC/SYNC): its pushes are the replication stream.
+    replica: bool,
 }
 
 impl Conn {
@@ -201,6 +204,14 @@ impl Conn {
                 _ = &mut killed => return,
                 msg = self.push_rx.recv(), if !self.hold_stream => {
                     let Some(msg) = msg else { return };
+                    if self.replica {
+                        // Let the other ready connections run first, so the stream
+                        // they append leaves in one write (Redis writes to replicas
+                        // once per event-loop iteration). Without this the replica's
+                        // task ran right after each writer (tokio's LIFO slot): one
+                        // syscall per command per replica.
+                        tokio::task::yield_now().await;
+                    }
                     self.take_pushed(msg, &mut wbuf);
                     // A subscriber that stops reading must still be killable.
                     tokio::select! {
@@ -561,6 +572,7 @@ impl Conn {
                 DecodeLimits { max_bulk_len: eng.config.proto_max_bulk_len, authenticated: client.authenticated };
             self.qbuf_limit = eng.config.client_query_buffer_limit;
             self.resp = client.resp;
+            self.replica = client.flags.replica;
             eng.clients.insert(self.id, client);
             drop(eng);
             if !matches!(outcome, After::Continue) {

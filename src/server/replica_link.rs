@@ -396,6 +396,8 @@ async fn stream_loop(
     let mut killed = std::pin::pin!(kill.notified());
     // Bytes of an open MULTI from the primary: the offset moves at its EXEC.
     let mut in_multi = BytesMut::new();
+    // Bytes of the frame being decoded.
+    let mut frame = BytesMut::new();
     loop {
         tokio::select! {
             _ = &mut killed => return Err("The link to MASTER was closed".into()),
@@ -412,9 +414,20 @@ async fn stream_loop(
                     let Some(mut client) = eng.clients.remove(&id) else { return Err("The master client is gone".into()) };
                     let mut result = Ok(());
                     let mut clock = Instant::now();
+                    // What this read holds (one copy per read): the bytes of each
+                    // command applied are forwarded as they came, one block per read.
+                    let raw_all = link.buf.clone().freeze();
+                    let mut pos = 0;
+                    let mut applied = BytesMut::new();
                     loop {
                         let before = link.buf.len();
-                        let argv = match decoder.decode(&mut link.buf, &limits) {
+                        let decoded = decoder.decode(&mut link.buf, &limits);
+                        // The decoder consumes a frame's bytes as it parses them,
+                        // also when the frame is not complete yet.
+                        let consumed = before - link.buf.len();
+                        frame.extend_from_slice(&raw_all[pos..pos + consumed]);
+                        pos += consumed;
+                        let argv = match decoded {
                             Ok(Some(argv)) => argv,
                             Ok(None) => break,
                             Err(e) => {
@@ -422,15 +435,10 @@ async fn stream_loop(
                                 break;
                             }
                         };
-                        let consumed = before - link.buf.len();
-                        let mut raw = BytesMut::new();
-                        encode_bulk_array(argv.iter().map(|a| a.as_ref()), &mut raw);
-                        if raw.len() != consumed {
-                            tracing::warn!("A command from MASTER was not in canonical form; forwarding it re-encoded");
-                        }
+                        let raw = frame.split();
                         if argv.len() >= 2 && argv[0].eq_ignore_ascii_case(b"replconf") && argv[1].eq_ignore_ascii_case(b"getack") {
                             // The ACK reports the offset before the GETACK itself.
-                            getacks.push(eng.repl.offset);
+                            getacks.push(eng.repl.offset + applied.len() as u64);
                         } else {
                             // Replies are discarded; pauses do not apply to the
                             // primary's client (see `Engine::execute`).
@@ -439,12 +447,14 @@ async fn stream_loop(
                         if client.multi.is_some() {
                             in_multi.extend_from_slice(&raw);
                         } else {
-                            in_multi.extend_from_slice(&raw);
-                            let block = in_multi.split().freeze();
-                            eng.repl_feed(block);
+                            applied.extend_from_slice(&in_multi.split());
+                            applied.extend_from_slice(&raw);
                         }
                     }
-                    let read = eng.repl.offset + in_multi.len() as u64 + link.buf.len() as u64;
+                    if !applied.is_empty() {
+                        eng.repl_feed(applied.freeze());
+                    }
+                    let read = eng.repl.offset + (in_multi.len() + frame.len() + link.buf.len()) as u64;
                     if let Some(m) = eng.repl.master.as_mut() {
                         m.last_io = Some(Instant::now());
                         m.read_offset = read;
