@@ -248,6 +248,26 @@ fn a_slow_replica_is_disconnected_by_its_output_buffer_limit() {
 }
 
 #[test]
+fn a_replica_over_the_soft_limit_for_its_seconds_is_disconnected() {
+    let primary =
+        Server::start(&["--repl-diskless-sync-delay", "0", "--client-output-buffer-limit", "replica 0 1mb 1"]);
+    let mut replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    attach(&mut r, &primary);
+    let pid = replica.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().expect("kill").success());
+    let big = "x".repeat(100_000);
+    for i in 0..200 {
+        let _: () = q(&mut p, &["SET", &format!("big{i}"), &big]);
+    }
+    wait_for(SYNC, "the replica to be dropped by the soft limit", || repl_field(&mut p, "connected_slaves") == "0");
+    assert!(std::process::Command::new("kill").args(["-CONT", &pid]).status().expect("kill").success());
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(digest(&mut p), digest(&mut r));
+    assert!(replica.alive());
+}
+
+#[test]
 fn a_restarted_replica_continues_partially() {
     let primary = Server::start(FAST);
     let mut replica = Server::start(&[]);

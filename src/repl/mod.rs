@@ -56,6 +56,8 @@ pub struct ReplicaInfo {
     pub ack_time: Instant,
     /// A pre-PSYNC replica (SYNC): never timed out for missing ACKs.
     pub old_protocol: bool,
+    /// Since when its pending output has been over the soft limit.
+    pub over_soft_since: Option<Instant>,
 }
 
 impl Default for ReplicaInfo {
@@ -69,6 +71,7 @@ impl Default for ReplicaInfo {
             ack_off: 0,
             ack_time: Instant::now(),
             old_protocol: false,
+            over_soft_since: None,
         }
     }
 }
@@ -256,6 +259,22 @@ impl Engine {
         if self.repl.last_ping.elapsed() >= period && self.pause.is_none() {
             self.repl.last_ping = Instant::now();
             self.repl_feed_plain(&[b"ping"]);
+        }
+        // The soft output-buffer limit: over it for `soft_seconds` in a row.
+        let limit = self.config.client_output_buffer_limit.replica;
+        if limit.soft > 0 {
+            let mut over = Vec::new();
+            for (&id, r) in self.repl.replicas.iter_mut() {
+                let pending = self.clients.get(&id).map_or(0, |c| c.handle.pending.load(Ordering::Relaxed) as u64);
+                if pending <= limit.soft {
+                    r.over_soft_since = None;
+                } else if r.over_soft_since.get_or_insert_with(Instant::now).elapsed().as_secs() >= limit.soft_seconds {
+                    over.push(id);
+                }
+            }
+            for id in over {
+                self.repl_drop_slow_replica(id);
+            }
         }
         let timeout = std::time::Duration::from_secs(self.config.repl_timeout.max(1) as u64);
         let timed_out: Vec<u64> = self
