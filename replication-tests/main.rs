@@ -410,3 +410,136 @@ fn soak_replicas_killed_restarted_and_reattached_converge() {
     }
     assert!(writes > 0 && !actions.is_empty());
 }
+
+#[test]
+fn replication_commands_answer_like_redis() {
+    compare_with_redis(
+        &[
+            "REPLCONF listening-port",
+            "REPLCONF listening-port 7000",
+            "REPLCONF listening-port x",
+            "REPLCONF capa eof capa psync2 capa whatever",
+            "REPLCONF nosuchoption 1",
+            "REPLICAOF 127.0.0.1 70000",
+            "REPLICAOF NO ONE",
+            "SLAVEOF NO ONE",
+            "WAIT 0 -1",
+            "WAIT x 0",
+            "WAIT 0 0",
+            "ROLE",
+            "PSYNC",
+            "PING",
+        ],
+        |_| true,
+    );
+}
+
+/// Reads `$<len>\r\n` and then exactly `len` bytes from `raw`, skipping keepalive
+/// newlines before the header.
+fn read_bulk_payload(raw: &mut Raw) -> Vec<u8> {
+    use std::io::{BufRead, Read};
+    let mut line = String::new();
+    loop {
+        line.clear();
+        raw.reader.read_line(&mut line).expect("payload header");
+        if line != "\n" {
+            break;
+        }
+    }
+    let len: usize =
+        line.trim_end().strip_prefix('$').and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{line:?}"));
+    let mut payload = vec![0; len];
+    raw.reader.read_exact(&mut payload).expect("payload");
+    payload
+}
+
+#[test]
+fn sync_sends_a_counted_payload_without_fullresync_line() {
+    let primary = Server::start(FAST);
+    let mut p = primary.conn();
+    write_mix(&mut p, "a");
+    let mut raw = primary.raw();
+    raw.send(b"SYNC\r\n");
+    let payload = read_bulk_payload(&mut raw);
+    assert!(payload.starts_with(b"REDIS0010"), "{:?}", String::from_utf8_lossy(&payload[..20.min(payload.len())]));
+    assert_eq!(payload[payload.len() - 9], 0xFF, "the payload ends with EOF and its checksum");
+    // The stream follows the payload directly.
+    let _: () = q(&mut p, &["SET", "after-sync", "1"]);
+    let mut rest = String::new();
+    wait_for(SYNC, "the stream after the payload", || {
+        use std::io::BufRead;
+        let mut line = String::new();
+        raw.reader.read_line(&mut line).expect("stream");
+        rest.push_str(&line);
+        rest.contains("after-sync")
+    });
+    assert!(rest.starts_with("*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"), "{rest:?}");
+}
+
+#[test]
+fn full_sync_without_diskless_uses_the_counted_framing() {
+    let primary = Server::start(&["--repl-diskless-sync", "no"]);
+    let replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    write_mix(&mut p, "a");
+    attach(&mut r, &primary);
+    write_mix(&mut p, "b");
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(digest(&mut p), digest(&mut r));
+    assert!(primary.log().contains("Starting BGSAVE for SYNC with target: disk"), "{}", primary.log());
+}
+
+#[test]
+fn a_replica_without_its_primary_reports_it() {
+    // Nothing listens on this port: the link never comes up.
+    let closed = free_port().to_string();
+    let replica = Server::start(&["--replica-serve-stale-data", "no", "--replicaof", "127.0.0.1", &closed]);
+    let mut r = replica.conn();
+    let mut raw = replica.raw();
+    assert_eq!(
+        c(&mut raw, "GET k"),
+        "-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n"
+    );
+    assert_eq!(
+        c(&mut raw, "PING").split("\r\n").next(),
+        Some("-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.")
+    );
+    assert_eq!(repl_field(&mut r, "master_link_status"), "down", "INFO still answers");
+    let role = c(&mut raw, "ROLE");
+    let prefix = format!("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:{closed}\r\n");
+    assert!(role.starts_with(&prefix), "{role:?}");
+    assert!(role.ends_with(":-1\r\n"), "no offset without a live link: {role:?}");
+    // A sub-replica is refused while the link is down (PSYNC lacks the stale
+    // flag, so it gets MASTERDOWN first unless stale data may be served).
+    assert!(c(&mut raw, "PSYNC ? -1").starts_with("-MASTERDOWN"));
+    assert_eq!(c(&mut raw, "CONFIG SET replica-serve-stale-data yes"), "+OK\r\n");
+    assert_eq!(c(&mut raw, "PSYNC ? -1"), "-NOMASTERLINK Can't SYNC while not connected with my master\r\n");
+    assert!(replica.log().contains("Error condition on socket for SYNC"), "{}", replica.log());
+}
+
+#[test]
+fn info_replication_lists_redis_fields_in_redis_order() {
+    let Some(redis_primary) = Server::start_redis(FAST) else { return };
+    let redis_replica = Server::start_redis(&[]).expect("redis-server");
+    let primary = Server::start(FAST);
+    let replica = Server::start(&[]);
+    let names = |c: &mut redis::Connection| -> Vec<String> {
+        info_of(c, "replication").lines().filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string())).collect()
+    };
+    let (mut rp, mut rr, mut mp, mut mr) = (redis_primary.conn(), redis_replica.conn(), primary.conn(), replica.conn());
+    attach(&mut rr, &redis_primary);
+    attach(&mut mr, &primary);
+    assert_eq!(names(&mut mp), names(&mut rp), "primary");
+    assert_eq!(names(&mut mr), names(&mut rr), "replica");
+    let role = primary.raw().cmd("ROLE");
+    let text = String::from_utf8_lossy(&role);
+    assert!(text.starts_with("*3\r\n$6\r\nmaster\r\n:"), "{text:?}");
+    assert!(
+        text.contains(&format!(
+            "*1\r\n*3\r\n$9\r\n127.0.0.1\r\n${}\r\n{}\r\n",
+            replica.port.to_string().len(),
+            replica.port
+        )),
+        "{text:?}"
+    );
+}

@@ -305,8 +305,7 @@ pub fn client_kill(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut killed = 0;
     for c in ctx.eng.clients.values_mut() {
         if matches(c) {
-            c.flags.killed = true;
-            c.handle.kill.notify_one();
+            c.kill();
             killed += 1;
         }
     }

@@ -93,16 +93,20 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(&Bytes, &Bytes)>) -> CmdResult {
     if ctx.eng.repl.replicas.contains_key(&id) {
         return Ok(Reply::NoReply);
     }
+    if ctx.eng.repl.master.as_ref().is_some_and(|m| m.state != LinkState::Connected) {
+        return Err(err("NOMASTERLINK Can't SYNC while not connected with my master"));
+    }
     // Replies already queued on this connection are written before the sync
     // starts (the connection flushes a batch's replies first), so Redis's "pending
     // output" refusal has no case here.
-    ctx.client.flags.replica = true;
     let Some((replid, offset)) = psync else {
+        ctx.client.flags.replica = true;
         ctx.eng.repl.sync_requests.insert(id, SyncRequest { eof: false, old_protocol: true });
         ctx.eng.repl_attach(id, ReplicaState::WaitBgsave, true);
         return Ok(Reply::NoReply);
     };
     let offset = parse_i64(offset).ok_or(CommandError::NotInteger)?;
+    ctx.client.flags.replica = true;
     let replid = String::from_utf8_lossy(replid).into_owned();
     let eng = &mut *ctx.eng;
     let addr = ctx.client.addr.clone();

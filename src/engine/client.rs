@@ -166,6 +166,12 @@ impl Client {
     }
 
     /// The `flags=` field of CLIENT LIST.
+    /// Closes the connection: its task stops at its next step.
+    pub fn kill(&mut self) {
+        self.flags.killed = true;
+        self.handle.kill.notify_one();
+    }
+
     /// Closes the connection because its pending output passed its class's limit.
     pub fn close_for_output_limit(&mut self) {
         tracing::warn!(
@@ -173,8 +179,7 @@ impl Client {
             self.id,
             self.addr
         );
-        self.flags.killed = true;
-        self.handle.kill.notify_one();
+        self.kill();
     }
 
     /// The class CLIENT LIST/KILL TYPE filter on: normal, master, replica, pubsub.

@@ -171,7 +171,8 @@ impl Engine {
 
     /// Appends one execution unit's effects to the stream.
     pub fn repl_feed_unit(&mut self, effects: &[(usize, Vec<Bytes>)]) {
-        let mut buf = BytesMut::new();
+        let size: usize = effects.iter().flat_map(|(_, argv)| argv).map(|a| a.len() + 16).sum();
+        let mut buf = BytesMut::with_capacity(size + 32);
         for (db, argv) in effects {
             if self.repl.seldb != *db as i64 {
                 encode_select(*db, &mut buf);
@@ -285,11 +286,10 @@ impl Engine {
             .map(|(&id, _)| id)
             .collect();
         for id in timed_out {
-            if let Some(c) = self.clients.get_mut(&id) {
+            if let Some(c) = self.clients.get(&id) {
                 tracing::warn!("Disconnecting timedout replica (streaming sync): {}", c.addr);
-                c.flags.killed = true;
-                c.handle.kill.notify_one();
             }
+            self.kill_client(id);
             self.repl.replicas.remove(&id);
         }
     }

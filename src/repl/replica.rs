@@ -159,8 +159,7 @@ impl Engine {
     /// Closes client `id`'s connection.
     pub fn kill_client(&mut self, id: u64) {
         if let Some(c) = self.clients.get_mut(&id) {
-            c.flags.killed = true;
-            c.handle.kill.notify_one();
+            c.kill();
         }
     }
 }

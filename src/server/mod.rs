@@ -258,12 +258,16 @@ async fn cron(shared: Arc<Shared>) {
             if timeout > 0 {
                 let now = Instant::now();
                 for c in eng.clients.values_mut() {
-                    // As Redis: monitors, blocked clients and subscribers never idle out.
-                    let exempt = c.flags.monitor || c.blocked.is_some() || c.subscriptions() > 0;
+                    // As Redis: monitors, blocked clients, subscribers, replicas and
+                    // the primary's link never idle out.
+                    let exempt = c.flags.monitor
+                        || c.blocked.is_some()
+                        || c.subscriptions() > 0
+                        || c.flags.replica
+                        || c.flags.master;
                     if !exempt && now.duration_since(c.last_interaction).as_secs() > timeout {
                         tracing::info!("Closing idle client id={}", c.id);
-                        c.flags.killed = true;
-                        c.handle.kill.notify_one();
+                        c.kill();
                     }
                 }
             }

@@ -311,6 +311,10 @@ async fn full_sync(
     // Replace the dataset: own replicas must sync again, running saves stop.
     {
         let mut eng = shared.engine().await;
+        if eng.repl.master.as_ref().is_none_or(|m| m.generation != generation) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err("REPLICAOF changed the primary during the transfer".into());
+        }
         eng.abandon_bgsave();
         eng.snapshot_abort();
         let replicas: Vec<u64> = eng.repl.replicas.keys().copied().collect();
