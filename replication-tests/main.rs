@@ -543,3 +543,24 @@ fn info_replication_lists_redis_fields_in_redis_order() {
         "{text:?}"
     );
 }
+
+#[test]
+fn the_link_to_the_primary_never_idles_out() {
+    let primary = Server::start(FAST);
+    let replica = Server::start(&["--timeout", "1"]);
+    let mut r = replica.conn();
+    attach(&mut r, &primary);
+    let master_client = |r: &mut redis::Connection| -> String { q(r, &["CLIENT", "LIST", "TYPE", "master"]) };
+    let first = master_client(&mut r);
+    assert!(first.contains("flags=M"), "{first}");
+    let id = first.split_whitespace().next().unwrap_or_default().to_string();
+    // The primary's client sends nothing the replica counts as interaction; with
+    // `timeout 1` it would be closed within a couple of seconds if not exempt.
+    wait_for(SYNC, "the primary's client to be idle for 3 s", || {
+        master_client(&mut r)
+            .split_whitespace()
+            .any(|f| f.strip_prefix("idle=").and_then(|v| v.parse::<u64>().ok()).is_some_and(|s| s >= 3))
+    });
+    assert!(master_client(&mut r).starts_with(&id), "the same link is still there");
+    assert_eq!(repl_field(&mut r, "master_link_status"), "up");
+}
