@@ -8,6 +8,8 @@ mod common;
 use common::*;
 use std::time::Duration;
 
+mod bad_input;
+
 const SYNC: Duration = Duration::from_secs(30);
 
 /// Primaries start a full sync at once (the default waits 5 s for more replicas).

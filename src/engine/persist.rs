@@ -23,7 +23,7 @@
 
 use super::Engine;
 use crate::db::dict::{Dict, WalkPos};
-use crate::db::keyspace::{DbSnap, Entry};
+use crate::db::keyspace::{Db, DbSnap, Entry};
 use crate::db::sbuf::SBuf;
 use crate::db::Value;
 use crate::rdb::{Item, Limits, RdbError, RdbWriter};
@@ -521,6 +521,7 @@ impl Engine {
         })
         .map_err(|e| format!("ERR Error trying to load the RDB dump: {e}"))?;
         sink.flush(self).map_err(|e| format!("ERR Error trying to load the RDB dump: {e}"))?;
+        sink.create_scripts(self);
         Ok(())
     }
 }
@@ -736,6 +737,8 @@ struct Applier {
     repl_id: Option<String>,
     repl_offset: Option<u64>,
     repl_db: usize,
+    /// Bodies of the `lua` aux fields, created once the whole file is read.
+    scripts: Vec<Bytes>,
 }
 
 impl Applier {
@@ -751,7 +754,17 @@ impl Applier {
             repl_id: None,
             repl_offset: None,
             repl_db: 0,
+            scripts: Vec::new(),
         }
+    }
+
+    /// What was loaded, and the replication position the file carried.
+    fn summary(&mut self) -> LoadSummary {
+        let repl = match (self.repl_id.take(), self.repl_offset) {
+            (Some(id), Some(offset)) => Some((id, offset, self.repl_db)),
+            _ => None,
+        };
+        LoadSummary { keys: self.keys, expired: self.expired, repl }
     }
 
     /// Batches one item; true when the batch is full and should be applied.
@@ -760,8 +773,23 @@ impl Applier {
         self.batch.len() >= LOAD_BATCH
     }
 
-    /// Applies what is batched.
+    /// Applies what is batched to the engine's databases.
     fn flush(&mut self, eng: &mut Engine) -> Result<(), RdbError> {
+        let lfu = eng.lfu_params().is_some();
+        self.flush_into(&mut eng.dbs, lfu)
+    }
+
+    /// Creates the scripts the file carried (after its keys loaded without error).
+    fn create_scripts(&mut self, eng: &mut Engine) {
+        for body in self.scripts.drain(..) {
+            if let Err(e) = eng.scripting.create(&body, false) {
+                tracing::warn!("Failed loading a Lua script from the RDB file: {e:?}");
+            }
+        }
+    }
+
+    /// Applies what is batched to `dbs`; `lfu`: the eviction policy counts frequency.
+    fn flush_into(&mut self, dbs: &mut [Db], lfu: bool) -> Result<(), RdbError> {
         for item in self.batch.drain(..) {
             match item {
                 Item::Entry { db, key, value, expire_ms, idle, freq } => {
@@ -777,8 +805,7 @@ impl Applier {
                         self.expired += 1;
                         continue;
                     }
-                    let lfu = eng.lfu_params().is_some();
-                    let store = &mut eng.dbs[db];
+                    let store = &mut dbs[db];
                     if !self.merge && store.keys.contains_key(&key) {
                         return Err(RdbError::new(format!(
                             "Duplicate key '{}' found in RDB file",
@@ -808,12 +835,7 @@ impl Applier {
                 Item::Aux { key, value } if key == b"repl-stream-db" => {
                     self.repl_db = std::str::from_utf8(&value).ok().and_then(|v| v.parse().ok()).unwrap_or(0);
                 }
-                Item::Aux { key, value } if key == b"lua" => {
-                    let body = Bytes::from(value);
-                    if let Err(e) = eng.scripting.create(&body, false) {
-                        tracing::warn!("Failed loading a Lua script from the RDB file: {e:?}");
-                    }
-                }
+                Item::Aux { key, value } if key == b"lua" => self.scripts.push(Bytes::from(value)),
                 Item::Function(_) => {
                     tracing::warn!("Skipping a function library from the RDB file: moonkv has no FUNCTION support");
                 }
@@ -832,36 +854,101 @@ pub fn load_file(path: &Path, engine: &parking_lot::Mutex<Engine>) -> Result<Loa
 
 /// `load_file`; `replica`: a full sync's payload, whose expired keys are kept.
 pub fn load_file_as(path: &Path, engine: &parking_lot::Mutex<Engine>, replica: bool) -> Result<LoadSummary, String> {
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
     let count = Arc::new(AtomicU64::new(0));
-    let (databases, key_delay, limits);
-    {
-        let mut eng = engine.lock();
-        databases = eng.config.databases;
-        limits = Limits::from_config(&eng.config);
-        // Hidden debug setting: µs slept per key, to observe a slow load.
-        key_delay = Duration::from_micros(eng.config.key_load_delay.max(0) as u64);
-        eng.persist.loading = Some(Loading {
-            started_unix: unix_now(),
-            total_bytes: total,
-            loaded_bytes: count.clone(),
-            started: Instant::now(),
-        });
+    let total = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    engine.lock().persist.loading = Some(Loading {
+        started_unix: unix_now(),
+        total_bytes: total,
+        loaded_bytes: count.clone(),
+        started: Instant::now(),
+    });
+    let mut read =
+        read_file(path, engine, replica, &count, &mut |applier: &mut Applier| applier.flush(&mut engine.lock()));
+    let mut eng = engine.lock();
+    if let Ok(applier) = &mut read {
+        applier.create_scripts(&mut eng);
     }
+    eng.persist.loading = None;
+    let summary = match read {
+        Ok(mut applier) => applier.summary(),
+        Err((e, mut applier)) => {
+            let summary = applier.summary();
+            record_load(&mut eng, &summary);
+            return Err(e);
+        }
+    };
+    record_load(&mut eng, &summary);
+    Ok(summary)
+}
+
+fn record_load(eng: &mut Engine, summary: &LoadSummary) {
+    eng.persist.last_load_keys_loaded = summary.keys;
+    eng.persist.last_load_keys_expired = summary.expired;
+    eng.persist.last_save = unix_now();
+}
+
+/// A full sync's dataset, loaded apart from the engine so the old one is served
+/// (and kept, should the payload prove truncated or corrupt) until it is swapped in.
+pub struct Detached {
+    pub dbs: Vec<Db>,
+    pub summary: LoadSummary,
+    applier: Applier,
+}
+
+impl Detached {
+    /// Creates the scripts the payload carried (once the dataset is swapped in).
+    pub fn create_scripts(&mut self, eng: &mut Engine) {
+        self.applier.create_scripts(eng);
+    }
+}
+
+/// Loads `path` into fresh databases without touching the engine's (the lock is
+/// taken only to read the configuration). Expired keys are kept: this is a
+/// primary's payload, whose DELs will come.
+pub fn load_file_detached(path: &Path, engine: &parking_lot::Mutex<Engine>) -> Result<Detached, String> {
+    let (databases, lfu) = {
+        let eng = engine.lock();
+        (eng.config.databases, eng.lfu_params().is_some())
+    };
+    let mut dbs: Vec<Db> = (0..databases).map(|_| Db::new()).collect();
+    let count = Arc::new(AtomicU64::new(0));
+    let mut applier =
+        read_file(path, engine, true, &count, &mut |applier: &mut Applier| applier.flush_into(&mut dbs, lfu))
+            .map_err(|(e, _)| e)?;
+    Ok(Detached { dbs, summary: applier.summary(), applier })
+}
+
+/// Reads `path` in batches handed to `apply`, logging
+/// progress every second. The applier comes back with what it counted, also on error.
+fn read_file(
+    path: &Path,
+    engine: &parking_lot::Mutex<Engine>,
+    keep_expired: bool,
+    count: &Arc<AtomicU64>,
+    apply: &mut dyn FnMut(&mut Applier) -> Result<(), RdbError>,
+) -> Result<Applier, (String, Applier)> {
+    let (databases, key_delay, limits) = {
+        let eng = engine.lock();
+        // Hidden debug setting: µs slept per key, to observe a slow load.
+        let key_delay = Duration::from_micros(eng.config.key_load_delay.max(0) as u64);
+        (eng.config.databases, key_delay, Limits::from_config(&eng.config))
+    };
+    let mut applier = Applier::new(databases);
+    applier.keep_expired = keep_expired;
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => return Err((e.to_string(), applier)),
+    };
+    let total = file.metadata().map(|m| m.len()).unwrap_or(0);
     let started = Instant::now();
     let mut last_log = Instant::now();
     let reader = io::BufReader::with_capacity(1 << 16, Counting { inner: file, count: count.clone() });
-    let mut applier = Applier::new(databases);
-    applier.keep_expired = replica;
-    let mut result = crate::rdb::load_with_limits(reader, &limits, &mut |item| {
+    let result = crate::rdb::load_with_limits(reader, &limits, &mut |item| {
         if !key_delay.is_zero() && matches!(item, Item::Entry { .. }) {
             std::thread::sleep(key_delay);
         }
         if applier.push(item) {
-            let mut eng = engine.lock();
-            applier.flush(&mut eng)?;
-            drop(eng);
+            apply(&mut applier)?;
             if last_log.elapsed() >= Duration::from_secs(1) {
                 last_log = Instant::now();
                 let done = count.load(Ordering::Relaxed);
@@ -871,29 +958,17 @@ pub fn load_file_as(path: &Path, engine: &parking_lot::Mutex<Engine>, replica: b
         }
         Ok(())
     })
-    .map_err(|e| e.to_string());
-    let mut eng = engine.lock();
-    if result.is_ok() {
-        result = applier.flush(&mut eng).map_err(|e| e.to_string());
+    .and_then(|()| apply(&mut applier));
+    if let Err(e) = result {
+        return Err((e.to_string(), applier));
     }
-    eng.persist.loading = None;
-    let repl = match (applier.repl_id.take(), applier.repl_offset) {
-        (Some(id), Some(offset)) => Some((id, offset, applier.repl_db)),
-        _ => None,
-    };
-    let summary = LoadSummary { keys: applier.keys, expired: applier.expired, repl };
-    eng.persist.last_load_keys_loaded = summary.keys;
-    eng.persist.last_load_keys_expired = summary.expired;
-    eng.persist.last_save = unix_now();
-    drop(eng);
-    result?;
     tracing::info!(
         "Done loading RDB, keys loaded: {}, keys expired: {}. DB loaded from disk: {:.3} seconds",
-        summary.keys,
-        summary.expired,
+        applier.keys,
+        applier.expired,
         started.elapsed().as_secs_f64()
     );
-    Ok(summary)
+    Ok(applier)
 }
 
 /// `moonkv --check-rdb FILE` (redis-check-rdb): reads the whole file, verifying its

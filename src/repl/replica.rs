@@ -156,6 +156,44 @@ impl Engine {
         tracing::info!("MASTER MODE enabled");
     }
 
+    /// A full sync's dataset is loaded: it replaces ours (WATCHed keys that existed
+    /// on either side are touched), our own replicas must sync again, running saves
+    /// stop, and our history becomes the primary's at `offset`. Returns the old
+    /// databases, to be freed outside the lock.
+    pub fn full_sync_loaded(
+        &mut self,
+        mut loaded: crate::engine::persist::Detached,
+        replid: &str,
+        offset: u64,
+    ) -> Vec<crate::db::keyspace::Db> {
+        self.abandon_bgsave();
+        self.snapshot_abort();
+        let replicas: Vec<u64> = self.repl.replicas.keys().copied().collect();
+        for id in replicas {
+            self.kill_client(id);
+        }
+        for db in 0..self.dbs.len() {
+            self.db_changed(db, None);
+        }
+        let old = std::mem::replace(&mut self.dbs, std::mem::take(&mut loaded.dbs));
+        for db in 0..self.dbs.len() {
+            self.db_changed(db, None);
+        }
+        self.serve_ready_keys();
+        loaded.create_scripts(self);
+        self.persist.last_load_keys_loaded = loaded.summary.keys;
+        self.persist.last_load_keys_expired = loaded.summary.expired;
+        self.repl.replid = replid.to_string();
+        self.repl.replid2 = "0".repeat(40);
+        self.repl.second_offset = -1;
+        self.repl.offset = offset;
+        self.repl.seldb = -1;
+        let size = self.config.repl_backlog_size as usize;
+        self.repl.backlog = Some(crate::repl::backlog::Backlog::new(offset + 1, size));
+        self.dirty += 1;
+        old
+    }
+
     /// Closes client `id`'s connection.
     pub fn kill_client(&mut self, id: u64) {
         if let Some(c) = self.clients.get_mut(&id) {

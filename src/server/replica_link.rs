@@ -308,47 +308,27 @@ async fn full_sync(
         received,
         started.elapsed().as_millis()
     );
-    // Replace the dataset: own replicas must sync again, running saves stop.
-    {
-        let mut eng = shared.engine().await;
-        if eng.repl.master.as_ref().is_none_or(|m| m.generation != generation) {
-            let _ = std::fs::remove_file(&tmp);
-            return Err("REPLICAOF changed the primary during the transfer".into());
-        }
-        eng.abandon_bgsave();
-        eng.snapshot_abort();
-        let replicas: Vec<u64> = eng.repl.replicas.keys().copied().collect();
-        for id in replicas {
-            eng.kill_client(id);
-        }
-        eng.repl.backlog = None;
-        tracing::info!("MASTER <-> REPLICA sync: Flushing old data");
-        for db in &mut eng.dbs {
-            db.clear();
-        }
-        eng.persist.loading = Some(crate::engine::persist::Loading::pending());
-    }
+    // The new dataset is loaded apart; the old one is served meanwhile and stays
+    // should the payload prove bad.
     tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
     let loader = shared.clone();
     let path = tmp.clone();
-    let loaded = tokio::task::spawn_blocking(move || crate::engine::persist::load_file_as(&path, &loader.engine, true))
+    let loaded = tokio::task::spawn_blocking(move || crate::engine::persist::load_file_detached(&path, &loader.engine))
         .await
         .map_err(|e| e.to_string())?;
     let _ = std::fs::remove_file(&tmp);
-    if let Err(e) = loaded {
+    let detached = loaded.map_err(|e| {
+        format!("Failed trying to load the MASTER synchronization DB from disk, keeping the old data: {e}")
+    })?;
+    let old = {
         let mut eng = shared.engine().await;
-        eng.persist.loading = None;
-        return Err(format!("Failed trying to load the MASTER synchronization DB from disk: {e}"));
-    }
-    let mut eng = shared.engine().await;
-    eng.repl.replid = replid.to_string();
-    eng.repl.replid2 = "0".repeat(40);
-    eng.repl.second_offset = -1;
-    eng.repl.offset = offset;
-    eng.repl.seldb = -1;
-    let size = eng.config.repl_backlog_size as usize;
-    eng.repl.backlog = Some(Backlog::new(offset + 1, size));
-    eng.dirty += 1;
+        if eng.repl.master.as_ref().is_none_or(|m| m.generation != generation) {
+            return Err("REPLICAOF changed the primary during the transfer".into());
+        }
+        eng.full_sync_loaded(detached, replid, offset)
+    };
+    // Freeing a big dataset takes a while: not under the lock.
+    tokio::task::spawn_blocking(move || drop(old));
     tracing::info!("MASTER <-> REPLICA sync: Finished with success");
     Ok(())
 }

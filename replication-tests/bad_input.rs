@@ -1,0 +1,396 @@
+//! Bad input on the replication link (issue 6, "Bad input"): a primary that sends
+//! garbage, a truncated or corrupt snapshot, a wrong checksum, an unknown RDB
+//! version, or disconnects at every stage of the handshake and transfer; a replica
+//! that never ACKs or leaves mid-transfer; REPLICAOF to itself. The replica keeps
+//! its old data and serves it, logs why and retries; the primary stays healthy.
+//!
+//! The misbehaving primary is played by the test (`FakePrimary`).
+
+use super::*;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+
+const REPLID: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// A listener playing a primary: it answers the handshake and then sends what the
+/// test wants.
+struct FakePrimary {
+    listener: TcpListener,
+}
+
+/// One connection from the replica under test.
+struct FakeLink {
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl FakePrimary {
+    fn new() -> FakePrimary {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        FakePrimary { listener }
+    }
+
+    fn port(&self) -> String {
+        self.listener.local_addr().expect("addr").port().to_string()
+    }
+
+    /// The replica's next connection (it retries once a second after a failure).
+    fn accept(&self) -> FakeLink {
+        let mut accepted = None;
+        wait_for(SYNC, "the replica to connect to the fake primary", || {
+            accepted = self.listener.accept().ok().map(|(s, _)| s);
+            accepted.is_some()
+        });
+        let stream = accepted.expect("accepted");
+        stream.set_nonblocking(false).expect("blocking");
+        stream.set_read_timeout(Some(SYNC)).expect("timeout");
+        FakeLink { reader: BufReader::new(stream.try_clone().expect("clone")), stream }
+    }
+}
+
+impl FakeLink {
+    /// Reads one command (a RESP array of bulk strings).
+    fn command(&mut self) -> Vec<String> {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).expect("command header");
+        let n: usize =
+            line.trim_end().strip_prefix('*').and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{line:?}"));
+        (0..n)
+            .map(|_| {
+                line.clear();
+                self.reader.read_line(&mut line).expect("bulk header");
+                let len: usize = line.trim_end()[1..].parse().expect("bulk length");
+                let mut arg = vec![0; len + 2];
+                self.reader.read_exact(&mut arg).expect("bulk");
+                arg.truncate(len);
+                String::from_utf8_lossy(&arg).into_owned()
+            })
+            .collect()
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write to the replica");
+    }
+
+    /// Answers the handshake up to PSYNC, whose arguments it returns.
+    fn handshake(&mut self) -> Vec<String> {
+        loop {
+            let cmd = self.command();
+            match cmd[0].to_ascii_uppercase().as_str() {
+                "PING" => self.send(b"+PONG\r\n"),
+                "PSYNC" => return cmd,
+                _ => self.send(b"+OK\r\n"),
+            }
+        }
+    }
+
+    /// Answers the handshake and starts a full sync.
+    fn full_resync(&mut self) {
+        self.handshake();
+        self.send(format!("+FULLRESYNC {REPLID} 0\r\n").as_bytes());
+    }
+
+    /// A full sync with `payload` in the `$<len>` framing.
+    fn counted_payload(&mut self, payload: &[u8]) {
+        self.full_resync();
+        self.send(format!("${}\r\n", payload.len()).as_bytes());
+        self.send(payload);
+    }
+}
+
+/// A valid full-sync payload holding `write_mix`'s dataset, and that dataset's digest.
+fn valid_payload() -> (Vec<u8>, String) {
+    let source = Server::start(FAST);
+    let mut s = source.conn();
+    write_mix(&mut s, "good");
+    let mut raw = source.raw();
+    raw.send(b"SYNC\r\n");
+    (read_bulk_payload(&mut raw), digest(&mut s))
+}
+
+/// A server holding some data of its own, and its digest.
+fn replica_with_data() -> (Server, redis::Connection, String) {
+    let replica = Server::start(&[]);
+    let mut r = replica.conn();
+    write_mix(&mut r, "old");
+    let before = digest(&mut r);
+    (replica, r, before)
+}
+
+fn replicaof(r: &mut redis::Connection, port: &str) {
+    let _: () = q(r, &["REPLICAOF", "127.0.0.1", port]);
+}
+
+/// The replica still serves its old data, and says why in its log.
+fn kept(replica: &Server, r: &mut redis::Connection, before: &str, why: &str) {
+    assert_eq!(digest(r), before, "the old data is kept ({why})");
+    let _: String = q(r, &["PING"]);
+    wait_for(SYNC, why, || replica.log().contains(why));
+}
+
+#[test]
+fn a_bad_snapshot_from_the_primary_keeps_the_old_data_and_is_retried() {
+    let (good, good_digest) = valid_payload();
+    let (replica, mut r, before) = replica_with_data();
+    let fake = FakePrimary::new();
+    replicaof(&mut r, &fake.port());
+
+    let mut flipped = good.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x5a;
+    let mut bad_checksum = good.clone();
+    let last = bad_checksum.len() - 1;
+    bad_checksum[last] ^= 1;
+    let mut future = good.clone();
+    future[5..9].copy_from_slice(b"0012");
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("a flipped byte", flipped),
+        ("a wrong checksum", bad_checksum),
+        ("an unknown RDB version", future),
+        ("garbage", b"this is not an RDB file at all".to_vec()),
+        ("a payload cut short by its length", good[..good.len() - 20].to_vec()),
+    ];
+    for (what, payload) in &cases {
+        let mut link = fake.accept();
+        link.counted_payload(payload);
+        // The next connection shows the replica gave up on this payload and retries.
+        let mut retry = fake.accept();
+        kept(&replica, &mut r, &before, "Failed trying to load the MASTER synchronization DB");
+        assert_eq!(repl_field(&mut r, "master_link_status"), "down", "{what}");
+        // The same corruption in the EOF-mark framing.
+        retry.full_resync();
+        retry.send(format!("$EOF:{REPLID}\r\n").as_bytes());
+        retry.send(payload);
+        retry.send(REPLID.as_bytes());
+        drop(fake.accept());
+        assert_eq!(digest(&mut r), before, "{what}, EOF framing");
+    }
+    // A good payload replaces the old data at last.
+    let mut link = fake.accept();
+    link.counted_payload(&good);
+    wait_for(SYNC, "the link to come up", || repl_field(&mut r, "master_link_status") == "up");
+    assert_eq!(digest(&mut r), good_digest);
+    let ack = link.command();
+    assert_eq!(ack, ["REPLCONF", "ACK", "0"], "the first ACK after the load");
+}
+
+#[test]
+fn a_primary_that_hangs_up_at_any_stage_is_retried_and_the_old_data_served() {
+    let (good, _) = valid_payload();
+    let (replica, mut r, before) = replica_with_data();
+    let fake = FakePrimary::new();
+    replicaof(&mut r, &fake.port());
+    // Each stage: what the fake does before hanging up.
+    type Stage = Box<dyn Fn(&mut FakeLink)>;
+    let half = good.len() / 2;
+    let stages: Vec<(&str, Stage)> = vec![
+        ("at once", Box::new(|_| {})),
+        (
+            "after PING",
+            Box::new(|l| {
+                l.command();
+            }),
+        ),
+        (
+            "after PONG",
+            Box::new(|l| {
+                l.command();
+                l.send(b"+PONG\r\n");
+            }),
+        ),
+        (
+            "after the first REPLCONF",
+            Box::new(|l| {
+                l.command();
+                l.send(b"+PONG\r\n");
+                l.command();
+            }),
+        ),
+        (
+            "after PSYNC",
+            Box::new(|l| {
+                l.handshake();
+            }),
+        ),
+        ("after +FULLRESYNC", Box::new(|l| l.full_resync())),
+        (
+            "after keepalives",
+            Box::new(|l| {
+                l.full_resync();
+                l.send(b"\n\n\n");
+            }),
+        ),
+        (
+            "after the payload length",
+            Box::new(move |l| {
+                l.full_resync();
+                l.send(format!("${}\r\n", half * 2).as_bytes());
+            }),
+        ),
+        (
+            "in the middle of the payload",
+            Box::new({
+                let part = good[..half].to_vec();
+                move |l| {
+                    l.full_resync();
+                    l.send(format!("${}\r\n", part.len() * 2).as_bytes());
+                    l.send(&part);
+                }
+            }),
+        ),
+        (
+            "in the middle of an EOF-framed payload",
+            Box::new({
+                let part = good[..half].to_vec();
+                move |l| {
+                    l.full_resync();
+                    l.send(format!("$EOF:{REPLID}\r\n").as_bytes());
+                    l.send(&part);
+                }
+            }),
+        ),
+        (
+            "with an error instead of the payload",
+            Box::new(|l| {
+                l.full_resync();
+                l.send(b"-ERR something went wrong\r\n");
+            }),
+        ),
+        (
+            "with garbage instead of +FULLRESYNC",
+            Box::new(|l| {
+                l.handshake();
+                l.send(b"+WHATEVER\r\n");
+            }),
+        ),
+        (
+            "with a malformed +FULLRESYNC",
+            Box::new(|l| {
+                l.handshake();
+                l.send(b"+FULLRESYNC nonsense\r\n");
+            }),
+        ),
+        (
+            "with a malformed payload header",
+            Box::new(|l| {
+                l.full_resync();
+                l.send(b"$12x\r\n");
+            }),
+        ),
+    ];
+    for (what, stage) in &stages {
+        // Each accept after the first shows the replica retried.
+        let mut link = fake.accept();
+        stage(&mut link);
+        drop(link);
+        assert_eq!(digest(&mut r), before, "{what}");
+        assert_eq!(repl_field(&mut r, "master_link_status"), "down", "{what}");
+    }
+    drop(fake.accept());
+    kept(&replica, &mut r, &before, "MASTER aborted replication with an error");
+    assert!(replica.log().contains("Unexpected reply to PSYNC from master"), "{}", replica.log());
+}
+
+#[test]
+fn garbage_in_the_stream_drops_the_link_and_psync_continues_from_the_last_good_command() {
+    let (good, good_digest) = valid_payload();
+    let (replica, mut r, _) = replica_with_data();
+    let fake = FakePrimary::new();
+    replicaof(&mut r, &fake.port());
+    let mut link = fake.accept();
+    link.counted_payload(&good);
+    assert_eq!(link.command(), ["REPLCONF", "ACK", "0"]);
+    let applied = resp(&[b"SET", b"from-stream", b"1"]);
+    link.send(&applied);
+    wait_for(SYNC, "the streamed write", || {
+        let v: Option<String> = q(&mut r, &["GET", "from-stream"]);
+        v.is_some()
+    });
+    link.send(b"*2\r\n$3\r\nSET\r\n$abc\r\n");
+    let mut again = fake.accept();
+    let psync = again.handshake();
+    assert_eq!(
+        psync,
+        ["PSYNC".to_string(), REPLID.to_string(), (applied.len() + 1).to_string()],
+        "PSYNC continues after the last command applied"
+    );
+    wait_for(SYNC, "the protocol error to be logged", || replica.log().contains("Protocol error from MASTER"));
+    // The primary continues the history.
+    again.send(format!("+CONTINUE {REPLID}\r\n").as_bytes());
+    let del = resp(&[b"DEL", b"from-stream"]);
+    again.send(&del);
+    wait_for(SYNC, "the stream after +CONTINUE", || {
+        let v: Option<String> = q(&mut r, &["GET", "from-stream"]);
+        v.is_none()
+    });
+    assert_eq!(digest(&mut r), good_digest);
+    assert_eq!(repl_field(&mut r, "slave_repl_offset"), (applied.len() + del.len()).to_string());
+}
+
+#[test]
+fn replicaof_itself_or_a_closed_port_keeps_serving_and_retrying() {
+    let (replica, mut r, before) = replica_with_data();
+    let own = replica.port.to_string();
+    replicaof(&mut r, &own);
+    wait_for(SYNC, "the refusal to be logged", || {
+        replica.log().contains("Master is currently unable to PSYNC but should be in the future: -NOMASTERLINK")
+    });
+    assert_eq!(digest(&mut r), before);
+    assert_eq!(repl_field(&mut r, "master_link_status"), "down");
+    let closed = free_port().to_string();
+    replicaof(&mut r, &closed);
+    wait_for(SYNC, "a second failed connection", || {
+        replica.log().matches("Error condition on socket for SYNC").count() >= 2
+    });
+    assert_eq!(digest(&mut r), before);
+    let _: () = q(&mut r, &["REPLICAOF", "NO", "ONE"]);
+    let _: () = q(&mut r, &["SET", "writable", "again"]);
+}
+
+#[test]
+fn the_primary_survives_replicas_that_never_ack_or_leave_mid_transfer() {
+    let primary = Server::start(&["--repl-diskless-sync-delay", "0", "--repl-timeout", "2"]);
+    let mut p = primary.conn();
+    write_mix(&mut p, "a");
+    // A replica that takes the payload and then never acknowledges it.
+    let mut silent = primary.raw();
+    for cmd in ["REPLCONF listening-port 1", "REPLCONF capa eof capa psync2"] {
+        assert_eq!(c(&mut silent, cmd), "+OK\r\n");
+    }
+    silent.send(&resp(&[b"PSYNC", b"?", b"-1"]));
+    // Replicas that leave in the middle of the transfer, in both framings.
+    let mut leaving = Vec::new();
+    for capa in [true, false] {
+        let mut raw = primary.raw();
+        if capa {
+            assert_eq!(c(&mut raw, "REPLCONF capa eof"), "+OK\r\n");
+        }
+        raw.send(&resp(&[b"PSYNC", b"?", b"-1"]));
+        let mut first = [0u8; 16];
+        raw.reader.read_exact(&mut first).expect("the start of the reply");
+        leaving.push(raw);
+    }
+    drop(leaving);
+    for i in 0..100 {
+        let _: () = q(&mut p, &["SET", &format!("during:{i}"), "v"]);
+    }
+    wait_for(SYNC, "the silent replica to be dropped after repl-timeout", || {
+        let list: String = q(&mut p, &["CLIENT", "LIST", "TYPE", "replica"]);
+        list.is_empty()
+    });
+    assert!(primary.log().contains("Disconnecting timedout replica"), "{}", primary.log());
+    // It got +FULLRESYNC and the payload, and then its connection was closed.
+    let mut got = Vec::new();
+    silent.stream.set_read_timeout(Some(SYNC)).expect("timeout");
+    let closed = silent.reader.read_to_end(&mut got);
+    assert!(closed.is_ok(), "the silent replica's connection is closed: {closed:?}");
+    assert!(got.starts_with(b"+FULLRESYNC "), "{:?}", String::from_utf8_lossy(&got[..got.len().min(60)]));
+    // A well-behaved replica still syncs and follows.
+    let replica = Server::start(&[]);
+    let mut r = replica.conn();
+    attach(&mut r, &primary);
+    write_mix(&mut p, "b");
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(digest(&mut p), digest(&mut r));
+}
