@@ -862,29 +862,20 @@ pub fn load_file_as(path: &Path, engine: &parking_lot::Mutex<Engine>, replica: b
         loaded_bytes: count.clone(),
         started: Instant::now(),
     });
-    let mut read =
-        read_file(path, engine, replica, &count, &mut |applier: &mut Applier| applier.flush(&mut engine.lock()));
+    let mut applier = Applier::new(engine.lock().config.databases);
+    applier.keep_expired = replica;
+    let read =
+        read_file(path, engine, &mut applier, &count, &mut |applier: &mut Applier| applier.flush(&mut engine.lock()));
     let mut eng = engine.lock();
-    if let Ok(applier) = &mut read {
+    if read.is_ok() {
         applier.create_scripts(&mut eng);
     }
     eng.persist.loading = None;
-    let summary = match read {
-        Ok(mut applier) => applier.summary(),
-        Err((e, mut applier)) => {
-            let summary = applier.summary();
-            record_load(&mut eng, &summary);
-            return Err(e);
-        }
-    };
-    record_load(&mut eng, &summary);
-    Ok(summary)
-}
-
-fn record_load(eng: &mut Engine, summary: &LoadSummary) {
+    let summary = applier.summary();
     eng.persist.last_load_keys_loaded = summary.keys;
     eng.persist.last_load_keys_expired = summary.expired;
     eng.persist.last_save = unix_now();
+    read.map(|()| summary)
 }
 
 /// A full sync's dataset, loaded apart from the engine so the old one is served
@@ -912,33 +903,27 @@ pub fn load_file_detached(path: &Path, engine: &parking_lot::Mutex<Engine>) -> R
     };
     let mut dbs: Vec<Db> = (0..databases).map(|_| Db::new()).collect();
     let count = Arc::new(AtomicU64::new(0));
-    let mut applier =
-        read_file(path, engine, true, &count, &mut |applier: &mut Applier| applier.flush_into(&mut dbs, lfu))
-            .map_err(|(e, _)| e)?;
+    let mut applier = Applier::new(databases);
+    applier.keep_expired = true;
+    read_file(path, engine, &mut applier, &count, &mut |applier: &mut Applier| applier.flush_into(&mut dbs, lfu))?;
     Ok(Detached { dbs, summary: applier.summary(), applier })
 }
 
 /// Reads `path` in batches handed to `apply`, logging
-/// progress every second. The applier comes back with what it counted, also on error.
+/// progress every second.
 fn read_file(
     path: &Path,
     engine: &parking_lot::Mutex<Engine>,
-    keep_expired: bool,
+    applier: &mut Applier,
     count: &Arc<AtomicU64>,
     apply: &mut dyn FnMut(&mut Applier) -> Result<(), RdbError>,
-) -> Result<Applier, (String, Applier)> {
-    let (databases, key_delay, limits) = {
+) -> Result<(), String> {
+    let (key_delay, limits) = {
         let eng = engine.lock();
         // Hidden debug setting: µs slept per key, to observe a slow load.
-        let key_delay = Duration::from_micros(eng.config.key_load_delay.max(0) as u64);
-        (eng.config.databases, key_delay, Limits::from_config(&eng.config))
+        (Duration::from_micros(eng.config.key_load_delay.max(0) as u64), Limits::from_config(&eng.config))
     };
-    let mut applier = Applier::new(databases);
-    applier.keep_expired = keep_expired;
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) => return Err((e.to_string(), applier)),
-    };
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let total = file.metadata().map(|m| m.len()).unwrap_or(0);
     let started = Instant::now();
     let mut last_log = Instant::now();
@@ -948,7 +933,7 @@ fn read_file(
             std::thread::sleep(key_delay);
         }
         if applier.push(item) {
-            apply(&mut applier)?;
+            apply(applier)?;
             if last_log.elapsed() >= Duration::from_secs(1) {
                 last_log = Instant::now();
                 let done = count.load(Ordering::Relaxed);
@@ -958,17 +943,15 @@ fn read_file(
         }
         Ok(())
     })
-    .and_then(|()| apply(&mut applier));
-    if let Err(e) = result {
-        return Err((e.to_string(), applier));
-    }
+    .and_then(|()| apply(applier));
+    result.map_err(|e| e.to_string())?;
     tracing::info!(
         "Done loading RDB, keys loaded: {}, keys expired: {}. DB loaded from disk: {:.3} seconds",
         applier.keys,
         applier.expired,
         started.elapsed().as_secs_f64()
     );
-    Ok(applier)
+    Ok(())
 }
 
 /// `moonkv --check-rdb FILE` (redis-check-rdb): reads the whole file, verifying its
