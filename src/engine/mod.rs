@@ -59,6 +59,8 @@ pub struct Events {
     pub unpause: Notify,
     /// Notified when REPLICAOF needs a new link task (see `server::replica_link`).
     pub repl_link: Notify,
+    /// Replicas are attached (readable without the lock; see `IDLE_POLL`).
+    pub has_replicas: std::sync::atomic::AtomicBool,
 }
 
 /// The whole server state behind the lock.

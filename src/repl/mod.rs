@@ -223,7 +223,7 @@ impl Engine {
         if let Some(c) = self.clients.get_mut(&id) {
             c.close_for_output_limit();
         }
-        self.repl.replicas.remove(&id);
+        self.repl_remove(id);
     }
 
     /// Attaches client `id` as a replica in `state`, with what it announced.
@@ -234,13 +234,21 @@ impl Engine {
         info.ack_time = Instant::now();
         self.repl_create_backlog();
         self.repl.replicas.insert(id, info);
+        self.events.has_replicas.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Removes client `id` from the replicas.
+    fn repl_remove(&mut self, id: u64) -> Option<ReplicaInfo> {
+        let info = self.repl.replicas.remove(&id);
+        self.events.has_replicas.store(!self.repl.replicas.is_empty(), std::sync::atomic::Ordering::Relaxed);
+        info
     }
 
     /// A connection closed: forget it as a replica.
     pub fn repl_forget(&mut self, id: u64) {
         self.repl.handshakes.remove(&id);
         self.repl.sync_requests.remove(&id);
-        if let Some(r) = self.repl.replicas.remove(&id) {
+        if let Some(r) = self.repl_remove(id) {
             tracing::info!("Connection with replica {}:{} lost.", r.ip.as_deref().unwrap_or("?"), r.port);
         }
     }
@@ -290,7 +298,7 @@ impl Engine {
                 tracing::warn!("Disconnecting timedout replica (streaming sync): {}", c.addr);
             }
             self.kill_client(id);
-            self.repl.replicas.remove(&id);
+            self.repl_remove(id);
         }
     }
 }
