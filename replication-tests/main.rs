@@ -566,3 +566,39 @@ fn the_link_to_the_primary_never_idles_out() {
     assert!(master_client(&mut r).starts_with(&id), "the same link is still there");
     assert_eq!(repl_field(&mut r, "master_link_status"), "up");
 }
+
+#[test]
+fn replicas_arriving_together_share_one_snapshot_even_if_one_leaves() {
+    let primary = Server::start(&["--repl-diskless-sync-delay", "2"]);
+    let mut p = primary.conn();
+    let _: () = q(&mut p, &["DEBUG", "POPULATE", "200000", "key", "50"]);
+    write_mix(&mut p, "a");
+    let replicas = [Server::start(&[]), Server::start(&[])];
+    let mut conns: Vec<redis::Connection> = replicas.iter().map(|r| r.conn()).collect();
+    // A third replica that leaves in the middle of the shared transfer.
+    let mut leaving = primary.raw();
+    assert_eq!(c(&mut leaving, "REPLCONF capa eof capa psync2"), "+OK\r\n");
+    leaving.send(&resp(&[b"PSYNC", b"?", b"-1"]));
+    for r in conns.iter_mut() {
+        let _: () = q(r, &["REPLICAOF", "127.0.0.1", &primary.port.to_string()]);
+    }
+    wait_for(SYNC, "the shared transfer to start", || {
+        use std::io::BufRead;
+        let mut line = String::new();
+        leaving.reader.read_line(&mut line).expect("keepalive or +FULLRESYNC");
+        line.starts_with("+FULLRESYNC")
+    });
+    drop(leaving);
+    for r in conns.iter_mut() {
+        wait_for(SYNC, "the replica's link to come up", || repl_field(r, "master_link_status") == "up");
+    }
+    write_mix(&mut p, "b");
+    for r in conns.iter_mut() {
+        wait_caught_up(&mut p, r);
+        assert_eq!(digest(&mut p), digest(r));
+    }
+    let log = primary.log();
+    assert_eq!(log.matches("Starting BGSAVE for SYNC").count(), 1, "{log}");
+    assert!(log.contains("Starting BGSAVE for SYNC with target: replicas sockets (3 replicas)"), "{log}");
+    assert_eq!(field(&info_of(&mut p, "stats"), "sync_full").as_deref(), Some("3"));
+}

@@ -104,8 +104,10 @@ pub struct Repl {
     pub replicas: BTreeMap<u64, ReplicaInfo>,
     /// What connections announced with REPLCONF before their PSYNC.
     pub handshakes: BTreeMap<u64, ReplicaInfo>,
-    /// Full syncs asked for and not yet taken up by their connection.
+    /// Full syncs asked for and not started yet.
     pub sync_requests: BTreeMap<u64, SyncRequest>,
+    /// Full syncs started and not yet taken up by their connection.
+    pub sync_feeds: BTreeMap<u64, crate::server::sync::SyncFeed>,
     /// When the last heartbeat `ping` was appended.
     pub last_ping: Instant,
     /// The primary this node replicates from; None on a primary.
@@ -126,6 +128,7 @@ impl Repl {
             replicas: BTreeMap::new(),
             handshakes: BTreeMap::new(),
             sync_requests: BTreeMap::new(),
+            sync_feeds: BTreeMap::new(),
             last_ping: Instant::now(),
             master: None,
             master_client: None,
@@ -248,6 +251,7 @@ impl Engine {
     pub fn repl_forget(&mut self, id: u64) {
         self.repl.handshakes.remove(&id);
         self.repl.sync_requests.remove(&id);
+        self.repl.sync_feeds.remove(&id);
         if let Some(r) = self.repl_remove(id) {
             tracing::info!("Connection with replica {}:{} lost.", r.ip.as_deref().unwrap_or("?"), r.port);
         }

@@ -6,7 +6,8 @@
 
 use super::Shared;
 use crate::engine::persist::{spawn_snapshot_writer, ReplPosition};
-use crate::repl::ReplicaState;
+use crate::engine::Engine;
+use crate::repl::{ReplicaState, SyncRequest};
 use bytes::{Bytes, BytesMut};
 use std::io::{self, Write};
 use std::pin::Pin;
@@ -15,30 +16,36 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::futures::Notified;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// RDB bytes cross from the snapshot thread to the connection in chunks this big.
 const CHUNK: usize = 64 * 1024;
 /// Chunks in flight: the snapshot thread waits when the socket is slower.
 const CHUNKS_IN_FLIGHT: usize = 16;
 
-/// A `Write` that hands chunks to the connection task.
-struct ChunkSender {
-    tx: mpsc::Sender<Bytes>,
+/// A `Write` that hands each chunk to every replica of a shared full sync. A
+/// replica whose connection closed is dropped from the group; the snapshot stops
+/// only when none is left.
+struct FanOut {
+    members: Vec<mpsc::Sender<Bytes>>,
     buf: BytesMut,
 }
 
-impl ChunkSender {
+impl FanOut {
     fn send(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
         let chunk = self.buf.split().freeze();
-        self.tx.blocking_send(chunk).map_err(|_| io::Error::other("the replica's connection closed"))
+        self.members.retain(|tx| tx.blocking_send(chunk.clone()).is_ok());
+        if self.members.is_empty() {
+            return Err(io::Error::other("every replica of the sync closed its connection"));
+        }
+        Ok(())
     }
 }
 
-impl Write for ChunkSender {
+impl Write for FanOut {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.buf.extend_from_slice(data);
         if self.buf.len() >= CHUNK {
@@ -51,12 +58,87 @@ impl Write for ChunkSender {
     }
 }
 
+/// One replica's part of a full sync that started: where its stream begins, the
+/// snapshot's bytes, and the snapshot's outcome once written.
+pub struct SyncFeed {
+    req: SyncRequest,
+    replid: String,
+    offset: u64,
+    mark: String,
+    chunks: mpsc::Receiver<Bytes>,
+    outcome: watch::Receiver<Option<bool>>,
+}
+
 /// Writes `data` unless the connection is killed meanwhile; false on failure.
 async fn write(stream: &mut TcpStream, data: &[u8], killed: &mut Pin<&mut Notified<'_>>) -> bool {
     tokio::select! {
         r = stream.write_all(data) => r.is_ok(),
         _ = killed.as_mut() => false,
     }
+}
+
+/// Starts the snapshot of a full sync for every replica waiting for one with the
+/// same framing as `req` (Redis shares one snapshot between the replicas that
+/// arrived within `repl-diskless-sync-delay`). Under the lock; false when another
+/// snapshot runs.
+fn start_sync(eng: &mut Engine, req: SyncRequest) -> bool {
+    let Some(access) = eng.access.clone() else { return false };
+    let Ok(mut snap) = eng.snapshot_begin() else { return false };
+    let offset = eng.repl.offset;
+    eng.repl.seldb = -1;
+    let replid = eng.repl.replid.clone();
+    snap.repl = Some(ReplPosition { stream_db: 0, replid: replid.clone(), offset });
+    let members: Vec<(u64, SyncRequest)> = eng
+        .repl
+        .sync_requests
+        .iter()
+        .filter(|(id, r)| r.eof == req.eof && eng.repl.replicas.contains_key(id))
+        .map(|(&id, &r)| (id, r))
+        .collect();
+    let mark = crate::engine::random_hex(&mut eng.rng, 40);
+    let (outcome_tx, outcome_rx) = watch::channel(None);
+    let mut senders = Vec::new();
+    for (id, r) in &members {
+        eng.repl.sync_requests.remove(id);
+        let (tx, chunks) = mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);
+        senders.push(tx);
+        let feed = SyncFeed {
+            req: *r,
+            replid: replid.clone(),
+            offset,
+            mark: mark.clone(),
+            chunks,
+            outcome: outcome_rx.clone(),
+        };
+        eng.repl.sync_feeds.insert(*id, feed);
+        if let Some(info) = eng.repl.replicas.get_mut(id) {
+            info.state = ReplicaState::SendBulk;
+        }
+        eng.stats.sync_full += 1;
+    }
+    let target = if req.eof { "replicas sockets" } else { "disk" };
+    tracing::info!("Starting BGSAVE for SYNC with target: {target} ({} replicas)", members.len());
+    let (compression, checksum) = (eng.config.rdbcompression, eng.config.rdbchecksum);
+    let snapshot_id = snap.id;
+    let out = FanOut { members: senders, buf: BytesMut::with_capacity(CHUNK) };
+    match spawn_snapshot_writer(snap, access, out, compression, checksum) {
+        Ok(thread) => {
+            // The outcome reaches the replicas once the thread is done.
+            tokio::task::spawn_blocking(move || {
+                let ok = matches!(thread.join(), Ok(Ok(())));
+                if !ok {
+                    tracing::warn!("Snapshot for SYNC failed");
+                }
+                let _ = outcome_tx.send(Some(ok));
+            });
+        }
+        Err(e) => {
+            tracing::warn!("Can't start the snapshot for SYNC: {e}");
+            eng.snapshot_end(snapshot_id);
+            let _ = outcome_tx.send(Some(false));
+        }
+    }
+    true
 }
 
 /// Serves the full sync client `id` asked for. Returns None when the connection
@@ -70,44 +152,30 @@ pub async fn full_sync(
 ) -> Option<bool> {
     let (req, delay) = {
         let eng = shared.engine().await;
-        let req = *eng.repl.sync_requests.get(&id)?;
+        let req = match eng.repl.sync_requests.get(&id) {
+            Some(r) => *r,
+            None => eng.repl.sync_feeds.get(&id)?.req,
+        };
         (req, Duration::from_secs(eng.config.repl_diskless_sync_delay as u64))
     };
-    // Diskless: wait so that replicas arriving together could share a snapshot,
-    // sending a newline every second as Redis does.
+    // Diskless: wait so that replicas arriving together share a snapshot, sending a
+    // newline every second as Redis does. A replica that arrived later may be taken
+    // into a snapshot another one starts; any may start one once its delay is over.
+    let ready_at = Instant::now() + if req.eof { delay } else { Duration::ZERO };
     let mut keepalive = Instant::now();
-    if req.eof && !delay.is_zero() {
-        let until = Instant::now() + delay;
-        while Instant::now() < until {
-            tokio::time::sleep(Duration::from_secs(1).min(until - Instant::now())).await;
-            if !write(stream, b"\n", killed).await {
-                return None;
-            }
-        }
-        keepalive = Instant::now();
-    }
-    // The snapshot point: under the lock, with the stream's offset.
-    let (snap, access, compression, checksum, replid, offset) = loop {
+    let mut feed = loop {
         {
             let mut eng = shared.engine().await;
             eng.repl.replicas.get(&id)?;
-            if let Ok(mut snap) = eng.snapshot_begin() {
-                let offset = eng.repl.offset;
-                eng.repl.seldb = -1;
-                eng.repl.sync_requests.remove(&id);
-                if let Some(r) = eng.repl.replicas.get_mut(&id) {
-                    r.state = ReplicaState::SendBulk;
-                }
-                eng.stats.sync_full += 1;
-                let replid = eng.repl.replid.clone();
-                snap.repl = Some(ReplPosition { stream_db: 0, replid: replid.clone(), offset });
-                let access = eng.access.clone()?;
-                let target = if req.eof { "replicas sockets" } else { "disk" };
-                tracing::info!("Starting BGSAVE for SYNC with target: {target}");
-                break (snap, access, eng.config.rdbcompression, eng.config.rdbchecksum, replid, offset);
+            if let Some(feed) = eng.repl.sync_feeds.remove(&id) {
+                break feed;
+            }
+            if Instant::now() >= ready_at && start_sync(&mut eng, req) {
+                continue;
             }
         }
-        // Another snapshot runs (BGSAVE or another sync): wait for it to end.
+        // Waiting for the delay, or for a running snapshot (BGSAVE or a sync for
+        // replicas with the other framing) to end.
         tokio::time::sleep(Duration::from_millis(100)).await;
         if keepalive.elapsed() >= Duration::from_secs(1) {
             keepalive = Instant::now();
@@ -116,38 +184,26 @@ pub async fn full_sync(
             }
         }
     };
-    if !req.old_protocol && !write(stream, format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes(), killed).await {
+    if !feed.req.old_protocol
+        && !write(stream, format!("+FULLRESYNC {} {}\r\n", feed.replid, feed.offset).as_bytes(), killed).await
+    {
         return None;
     }
-    let (tx, mut rx) = mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);
-    let snapshot_id = snap.id;
-    let writer = ChunkSender { tx, buf: BytesMut::with_capacity(CHUNK) };
-    let thread = match spawn_snapshot_writer(snap, access, writer, compression, checksum) {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::warn!("Can't start the snapshot for SYNC: {e}");
-            shared.engine().await.snapshot_end(snapshot_id);
-            let _ = write(stream, b"-ERR BGSAVE failed, replication can't continue\r\n", killed).await;
-            return None;
-        }
-    };
     let started = Instant::now();
     let mut sent = 0usize;
-    let mark = if req.eof {
-        let mark = crate::engine::random_hex(&mut rand::thread_rng(), 40);
-        if !write(stream, format!("$EOF:{mark}\r\n").as_bytes(), killed).await {
+    if req.eof {
+        if !write(stream, format!("$EOF:{}\r\n", feed.mark).as_bytes(), killed).await {
             return None;
         }
-        while let Some(chunk) = rx.recv().await {
+        while let Some(chunk) = feed.chunks.recv().await {
             sent += chunk.len();
             if !write(stream, &chunk, killed).await {
                 return None;
             }
         }
-        Some(mark)
     } else {
         let mut all = BytesMut::new();
-        while let Some(chunk) = rx.recv().await {
+        while let Some(chunk) = feed.chunks.recv().await {
             all.extend_from_slice(&chunk);
         }
         sent = all.len();
@@ -155,17 +211,14 @@ pub async fn full_sync(
         {
             return None;
         }
-        None
-    };
-    let result = tokio::task::spawn_blocking(move || thread.join()).await;
-    if !matches!(result, Ok(Ok(Ok(_)))) {
-        tracing::warn!("Snapshot for SYNC failed");
+    }
+    // Only a snapshot written completely counts.
+    let ok = feed.outcome.wait_for(|o| o.is_some()).await.ok().and_then(|o| *o);
+    if ok != Some(true) {
         return None;
     }
-    if let Some(mark) = &mark {
-        if !write(stream, mark.as_bytes(), killed).await {
-            return None;
-        }
+    if req.eof && !write(stream, feed.mark.as_bytes(), killed).await {
+        return None;
     }
     let mut eng = shared.engine().await;
     let addr = eng.clients.get(&id).map(|c| c.addr.clone()).unwrap_or_default();
@@ -176,5 +229,5 @@ pub async fn full_sync(
         "Synchronization with replica {addr} succeeded ({sent} bytes of RDB in {} ms)",
         started.elapsed().as_millis()
     );
-    Some(mark.is_some())
+    Some(req.eof)
 }
