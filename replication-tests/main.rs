@@ -223,6 +223,17 @@ fn min_replicas_refuses_writes_without_enough_good_replicas() {
     attach(&mut r, &primary);
     wait_for(SYNC, "the replica to count as good", || repl_field(&mut p, "min_slaves_good_slaves") == "1");
     assert_eq!(c(&mut raw, "SET k v"), "+OK\r\n");
+    // A transaction queued while enough replicas were good is refused at EXEC,
+    // and discarded, once they are not.
+    assert_eq!(c(&mut raw, "MULTI"), "+OK\r\n");
+    assert_eq!(c(&mut raw, "SET k w"), "+QUEUED\r\n");
+    let _: () = q(&mut p, &["CONFIG", "SET", "min-replicas-to-write", "2"]);
+    assert_eq!(
+        c(&mut raw, "EXEC"),
+        "-EXECABORT Transaction discarded because of: NOREPLICAS Not enough good replicas to write.\r\n"
+    );
+    assert_eq!(c(&mut raw, "EXEC"), "-ERR EXEC without MULTI\r\n");
+    assert_eq!(c(&mut raw, "GET k"), "$1\r\nv\r\n");
 }
 
 #[test]
@@ -601,4 +612,50 @@ fn replicas_arriving_together_share_one_snapshot_even_if_one_leaves() {
     assert_eq!(log.matches("Starting BGSAVE for SYNC").count(), 1, "{log}");
     assert!(log.contains("Starting BGSAVE for SYNC with target: replicas sockets (3 replicas)"), "{log}");
     assert_eq!(field(&info_of(&mut p, "stats"), "sync_full").as_deref(), Some("3"));
+}
+
+#[test]
+fn write_refusals_reach_exec_and_scripts_like_redis() {
+    // NOREPLICAS, READONLY and MASTERDOWN for EXEC with queued writes, scripts that
+    // write (checked at their first write) and scripts whose shebang declares
+    // them writing or stale-safe; compared byte for byte with redis-server.
+    compare_with_redis(
+        &[
+            "SET a 1",
+            "MULTI",
+            "SET a 2",
+            "CONFIG SET min-replicas-to-write 1",
+            "EXEC",
+            "MULTI",
+            "GET a",
+            "EXEC",
+            "MULTI",
+            "SET a 3",
+            "EXEC",
+            "EVAL return\\sredis.call('get','a') 0",
+            "EVAL return\\sredis.call('set','a','4') 0",
+            "EVAL return\\sredis.pcall('set','a','4') 0",
+            "EVAL #!lua\\nreturn\\s1 0",
+            "EVAL #!lua\\sflags=no-writes\\nreturn\\sredis.call('get','a') 0",
+            "EVAL_RO return\\sredis.call('get','a') 0",
+            "EVAL return\\sredis.call('get','a') 0",
+            "CONFIG SET min-replicas-to-write 0",
+            "REPLICAOF 127.0.0.1 1",
+            "SET a 5",
+            "GET a",
+            "EVAL return\\sredis.call('set','a','4') 0",
+            "EVAL return\\sredis.pcall('incr','a') 0",
+            "EVAL #!lua\\nreturn\\s1 0",
+            "EVAL #!lua\\sflags=no-writes\\nreturn\\sredis.call('get','a') 0",
+            "CONFIG SET replica-serve-stale-data no",
+            "EVAL #!lua\\sflags=no-writes\\nreturn\\s1 0",
+            "EVAL #!lua\\sflags=no-writes,allow-stale\\nreturn\\s1 0",
+            "EVAL return\\s1 0",
+            "GET a",
+            "CONFIG SET replica-serve-stale-data yes",
+            "REPLICAOF NO ONE",
+            "GET a",
+        ],
+        |_| true,
+    );
 }

@@ -293,7 +293,16 @@ impl Engine {
     /// authentication, the RESP2 subscriber context. A refusal inside MULTI makes the
     /// transaction fail at EXEC (EXECABORT).
     fn admit(&mut self, client: &mut Client, argv: &[Bytes]) -> Result<&'static CommandSpec, Reply> {
-        let refuse = |eng: &mut Engine, client: &mut Client, spec, err| {
+        let refuse = |eng: &mut Engine, client: &mut Client, spec: Option<&'static CommandSpec>, err| {
+            if spec.is_some_and(|s| s.name == "exec") && client.multi.is_some() {
+                // A refused EXEC discards the transaction (Redis's execCommandAbort).
+                client.multi = None;
+                let keys = std::mem::take(&mut client.watched);
+                eng.unwatch(client.id, &keys);
+                client.dirty_cas = false;
+                let err = CommandError::Coded(format!("EXECABORT Transaction discarded because of: {err}"));
+                return Err(eng.reject(spec, err));
+            }
             if let Some(m) = client.multi.as_mut() {
                 m.errored = true;
             }
@@ -309,10 +318,18 @@ impl Engine {
         if !client.authenticated && !spec.flags.no_auth {
             return refuse(self, client, Some(spec), CommandError::NoAuth);
         }
-        if let Some(err) = self.repl_refusal(client, spec) {
+        // What the command may do, as Redis's `getCommandFlags`: only looked at in
+        // the states that refuse writes (a script's flags cost a hash of its body).
+        let (writes, stale) =
+            if self.is_replica() || self.config.min_replicas_to_write > 0 || self.writes_refused_on_save_error() {
+                self.effective_write_stale(client, spec, argv)
+            } else {
+                (spec.flags.write, spec.flags.stale)
+            };
+        if let Some(err) = self.repl_refusal(client, writes, stale) {
             return refuse(self, client, Some(spec), err);
         }
-        if spec.flags.write && self.repl_too_few_replicas() && !client.flags.master {
+        if writes && self.repl_too_few_replicas() && !client.flags.master {
             return refuse(
                 self,
                 client,
@@ -324,7 +341,7 @@ impl Engine {
             let err = CommandError::Coded("LOADING Redis is loading the dataset in memory".into());
             return refuse(self, client, Some(spec), err);
         }
-        if (spec.flags.write || spec.name == "ping") && self.writes_refused_on_save_error() {
+        if (writes || spec.name == "ping") && self.writes_refused_on_save_error() {
             // As Redis: writes (and PING, so monitoring notices) fail until a save
             // succeeds again.
             let err = CommandError::Coded(persist::MISCONF.into());
@@ -361,6 +378,23 @@ impl Engine {
             return refuse(self, client, Some(spec), err);
         }
         Ok(spec)
+    }
+
+    /// Whether `argv` writes and may run on a stale replica: EXEC writes when a
+    /// queued command does; a script with a shebang writes unless it declared
+    /// `no-writes`, and is stale-safe only with `allow-stale` (Redis's
+    /// `scriptFlagsToCmdFlags`); one without is never stale-safe.
+    fn effective_write_stale(&self, client: &Client, spec: &CommandSpec, argv: &[Bytes]) -> (bool, bool) {
+        if spec.name == "exec" {
+            return (client.multi.as_ref().is_some_and(|m| m.has_write), spec.flags.stale);
+        }
+        match self.scripting.flags_for(argv) {
+            Some(f) if !f.compat => (!f.no_writes, f.allow_stale),
+            // A script without shebang never runs on a stale replica (Redis's
+            // `scriptPrepareForRun`).
+            Some(_) => (spec.flags.write, false),
+            None => (spec.flags.write, spec.flags.stale),
+        }
     }
 
     /// Runs one command of an EXEC (already admitted when it was queued; a command

@@ -3,7 +3,6 @@
 //! history-id shift (spec §3.4, §5). The link itself runs in `server::replica_link`.
 
 use crate::commands::error::CommandError;
-use crate::commands::table::CommandSpec;
 use crate::engine::{Client, Engine};
 use std::time::Instant;
 
@@ -51,7 +50,7 @@ pub struct MasterLink {
 }
 
 /// `-READONLY` and `-MASTERDOWN` texts (spec §5).
-const READONLY: &str = "READONLY You can't write against a read only replica.";
+pub const READONLY: &str = "READONLY You can't write against a read only replica.";
 const MASTERDOWN: &str = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
 
 impl Engine {
@@ -60,16 +59,17 @@ impl Engine {
         self.repl.master.is_some()
     }
 
-    /// The refusal a replica gives `client` for `spec`, if any.
-    pub fn repl_refusal(&self, client: &Client, spec: &CommandSpec) -> Option<CommandError> {
+    /// The refusal a replica gives `client` for a command that `writes` and may run
+    /// on stale data (`stale`), if any.
+    pub fn repl_refusal(&self, client: &Client, writes: bool, stale: bool) -> Option<CommandError> {
         let link = self.repl.master.as_ref()?;
         if client.flags.master {
             return None;
         }
-        if spec.flags.write && self.config.replica_read_only {
+        if writes && self.config.replica_read_only {
             return Some(CommandError::Coded(READONLY.into()));
         }
-        if link.state != LinkState::Connected && !self.config.replica_serve_stale_data && !spec.flags.stale {
+        if link.state != LinkState::Connected && !self.config.replica_serve_stale_data && !stale {
             return Some(CommandError::Coded(MASTERDOWN.into()));
         }
         None

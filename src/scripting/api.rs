@@ -125,6 +125,8 @@ pub struct RunCtx {
     pub flags: ScriptFlags,
     /// EVAL_RO/EVALSHA_RO or a `no-writes` script: writes are refused.
     pub read_only: bool,
+    /// The script came from this replica's primary (its writes are never refused).
+    pub from_master: bool,
     /// Protocol the script's `redis.call` replies are converted from (`redis.setresp`).
     pub resp: u8,
     /// `redis.set_repl` flags.
@@ -168,6 +170,21 @@ impl RunCtx {
         let random = is_random(spec);
         if spec.flags.write && self.verbatim && !self.effects && self.random {
             return reject(eng, spec, &format!("ERR {RANDOM_WRITE}"));
+        }
+        // The server's state can refuse writes until the script's first one (a
+        // script that started writing finishes its work): a read-only replica
+        // (unless the script came from the primary), a failed save, too few
+        // replicas (Redis's `scriptVerifyWriteCommandAllow`).
+        if spec.flags.write && !self.wrote && !self.from_master {
+            if eng.is_replica() && eng.config.replica_read_only {
+                return reject(eng, spec, crate::repl::replica::READONLY);
+            }
+            if eng.writes_refused_on_save_error() {
+                return reject(eng, spec, crate::engine::persist::MISCONF);
+            }
+            if eng.repl_too_few_replicas() {
+                return reject(eng, spec, "NOREPLICAS Not enough good replicas to write.");
+            }
         }
         // OOM: checked until the script's first write (a script that started
         // writing finishes its work), never for scripts declaring allow-oom.

@@ -564,6 +564,7 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
         sha: inv.sha.to_string(),
         flags,
         read_only: inv.read_only_command || flags.no_writes,
+        from_master: ctx.client.flags.master,
         resp: 2,
         repl: api::REPL_ALL,
         wrote: false,
