@@ -394,3 +394,32 @@ fn the_primary_survives_replicas_that_never_ack_or_leave_mid_transfer() {
     wait_caught_up(&mut p, &mut r);
     assert_eq!(digest(&mut p), digest(&mut r));
 }
+
+#[test]
+fn a_primary_without_psync_is_followed_through_sync_without_acks() {
+    let (good, good_digest) = valid_payload();
+    let (replica, mut r, _) = replica_with_data();
+    let fake = FakePrimary::new();
+    replicaof(&mut r, &fake.port());
+    let mut link = fake.accept();
+    link.handshake();
+    link.send(b"-ERR unknown command 'PSYNC'\r\n");
+    assert_eq!(link.command(), ["SYNC"]);
+    link.send(format!("${}\r\n", good.len()).as_bytes());
+    link.send(&good);
+    wait_for(SYNC, "the link to come up", || repl_field(&mut r, "master_link_status") == "up");
+    assert_eq!(digest(&mut r), good_digest);
+    link.send(&resp(&[b"SET", b"after-sync", b"1"]));
+    wait_for(SYNC, "the streamed write", || {
+        let v: Option<String> = q(&mut r, &["GET", "after-sync"]);
+        v.is_some()
+    });
+    assert!(replica.log().contains("Master does not support PSYNC"), "{}", replica.log());
+    // Such a primary gets no REPLCONF ACK (it would answer each with an error).
+    link.stream.set_read_timeout(Some(Duration::from_millis(2500))).expect("timeout");
+    let mut byte = [0u8; 1];
+    match link.reader.read(&mut byte) {
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+        other => panic!("the replica sent something to a pre-PSYNC primary: {other:?} {:?}", byte[0] as char),
+    }
+}

@@ -659,3 +659,60 @@ fn write_refusals_reach_exec_and_scripts_like_redis() {
         |_| true,
     );
 }
+
+#[test]
+fn a_restarted_primary_lets_its_replica_continue_partially() {
+    let primary = Server::start(FAST);
+    let replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    write_mix(&mut p, "a");
+    attach(&mut r, &primary);
+    write_mix(&mut p, "b");
+    wait_caught_up(&mut p, &mut r);
+    let offset = repl_field(&mut p, "master_repl_offset");
+    let old_id = repl_field(&mut p, "master_replid");
+    let mut raw = primary.raw();
+    raw.send(b"SHUTDOWN SAVE\r\n");
+    let mut primary = primary;
+    wait_for(SYNC, "the primary to save and exit", || !primary.alive());
+    let file = std::fs::read(primary.dir.path().join("dump.rdb")).expect("the primary saved");
+    let again = Server::start_with_files(FAST, &[("dump.rdb", &file)]);
+    let mut p2 = again.conn();
+    wait_loaded(&mut p2);
+    // The file's history is the restarted primary's previous one.
+    assert_eq!(repl_field(&mut p2, "master_repl_offset"), offset);
+    assert_eq!(repl_field(&mut p2, "master_replid2"), old_id);
+    attach(&mut r, &again);
+    write_mix(&mut p2, "c");
+    wait_caught_up(&mut p2, &mut r);
+    assert_eq!(digest(&mut p2), digest(&mut r));
+    let stats = info_of(&mut p2, "stats");
+    assert_eq!(field(&stats, "sync_partial_ok").as_deref(), Some("1"), "{stats}");
+    assert_eq!(field(&stats, "sync_full").as_deref(), Some("0"), "{stats}");
+}
+
+#[test]
+fn the_backlog_follows_its_size_and_is_freed_after_its_ttl_without_replicas() {
+    let primary = Server::start(&["--repl-diskless-sync-delay", "0", "--repl-backlog-ttl", "1"]);
+    let replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    attach(&mut r, &primary);
+    let big = "x".repeat(1000);
+    for i in 0..200 {
+        let _: () = q(&mut p, &["SET", &format!("k{i}"), &big]);
+    }
+    let histlen = |p: &mut redis::Connection| repl_field(p, "repl_backlog_histlen").parse::<usize>().unwrap_or(0);
+    assert!(histlen(&mut p) > 200_000, "{}", histlen(&mut p));
+    let _: () = q(&mut p, &["CONFIG", "SET", "repl-backlog-size", "16384"]);
+    let after = histlen(&mut p);
+    assert!((16_384..16_384 + 2_000).contains(&after), "the live backlog shrank to its new size: {after}");
+    let old_id = repl_field(&mut p, "master_replid");
+    let _: () = q(&mut r, &["REPLICAOF", "NO", "ONE"]);
+    wait_for(SYNC, "the backlog to be freed", || repl_field(&mut p, "repl_backlog_active") == "0");
+    assert_ne!(repl_field(&mut p, "master_replid"), old_id, "a new history starts");
+    assert!(primary.log().contains("Replication backlog freed after 1 seconds without connected replicas."));
+    // A replica cannot continue the old history: it syncs in full.
+    attach(&mut r, &primary);
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(digest(&mut p), digest(&mut r));
+}

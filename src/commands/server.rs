@@ -515,6 +515,10 @@ pub fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     ctx.eng.used_memory_sample = allocated_now();
     let limit = ctx.eng.config.lua_memory_limit;
     ctx.eng.scripting.set_memory_limit(limit);
+    let backlog_size = ctx.eng.config.repl_backlog_size as usize;
+    if let Some(backlog) = ctx.eng.repl.backlog.as_mut() {
+        backlog.resize(backlog_size);
+    }
     Ok(Reply::ok())
 }
 

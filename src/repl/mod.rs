@@ -114,6 +114,8 @@ pub struct Repl {
     pub master: Option<replica::MasterLink>,
     /// The client the primary's stream runs as, while linked.
     pub master_client: Option<u64>,
+    /// Since when a primary with a backlog has had no replica (`repl-backlog-ttl`).
+    pub no_replicas_since: Option<Instant>,
 }
 
 impl Repl {
@@ -132,6 +134,7 @@ impl Repl {
             last_ping: Instant::now(),
             master: None,
             master_client: None,
+            no_replicas_since: None,
         }
     }
 
@@ -229,6 +232,22 @@ impl Engine {
         self.repl_remove(id);
     }
 
+    /// A primary without replicas for `repl-backlog-ttl` seconds frees its backlog
+    /// and starts a new history (a replica never does: it may be promoted).
+    fn repl_backlog_expire(&mut self) {
+        let ttl = self.config.repl_backlog_ttl;
+        let Some(since) = self.repl.no_replicas_since else { return };
+        if ttl == 0 || self.is_replica() || self.repl.backlog.is_none() || since.elapsed().as_secs() < ttl {
+            return;
+        }
+        self.repl.backlog = None;
+        self.repl.no_replicas_since = None;
+        self.repl.replid = crate::engine::random_hex(&mut self.rng, 40);
+        self.repl.replid2 = "0".repeat(40);
+        self.repl.second_offset = -1;
+        tracing::info!("Replication backlog freed after {ttl} seconds without connected replicas.");
+    }
+
     /// Attaches client `id` as a replica in `state`, with what it announced.
     pub fn repl_attach(&mut self, id: u64, state: ReplicaState, old_protocol: bool) {
         let mut info = self.repl.handshakes.remove(&id).unwrap_or_default();
@@ -243,7 +262,11 @@ impl Engine {
     /// Removes client `id` from the replicas.
     fn repl_remove(&mut self, id: u64) -> Option<ReplicaInfo> {
         let info = self.repl.replicas.remove(&id);
-        self.events.has_replicas.store(!self.repl.replicas.is_empty(), std::sync::atomic::Ordering::Relaxed);
+        let any = !self.repl.replicas.is_empty();
+        self.events.has_replicas.store(any, std::sync::atomic::Ordering::Relaxed);
+        if !any && info.is_some() {
+            self.repl.no_replicas_since = Some(Instant::now());
+        }
         info
     }
 
@@ -266,6 +289,7 @@ impl Engine {
     /// From the cron, once a second: heartbeat pings, replica timeouts.
     pub fn repl_cron(&mut self) {
         if self.repl.replicas.is_empty() {
+            self.repl_backlog_expire();
             return;
         }
         let period = std::time::Duration::from_secs(self.config.repl_ping_replica_period.max(1) as u64);

@@ -103,6 +103,21 @@ impl Engine {
         }
     }
 
+    /// A primary restarted from a file saved at `(replid, offset)`: the file's
+    /// history becomes our previous one up to `offset`, and the (empty) backlog
+    /// starts there, so its replicas continue partially (as Redis 7.0 does).
+    pub fn repl_restore_as_primary(&mut self, replid: String, offset: u64) {
+        tracing::info!("Replication history {replid} restored from the RDB file at offset {offset}");
+        self.repl.replid2 = replid;
+        self.repl.second_offset = offset as i64 + 1;
+        self.repl.offset = offset;
+        self.repl.seldb = -1;
+        let size = self.config.repl_backlog_size as usize;
+        self.repl.backlog = Some(crate::repl::backlog::Backlog::new(offset + 1, size));
+        self.repl.no_replicas_since = Some(Instant::now());
+        self.propagating = true;
+    }
+
     /// REPLICAOF host port: follow that primary, first trying to continue our own
     /// history there (PSYNC <our replid> <our offset + 1>, spec §3.5).
     pub fn replicaof(&mut self, host: String, port: u16) {

@@ -162,6 +162,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     if let Some((replid, offset, db)) = summary.repl {
                         eng.repl_restore_position(replid, offset, db);
                     }
+                } else if let Some((replid, offset, _)) = summary.repl {
+                    eng.repl_restore_as_primary(replid, offset);
                 }
             }
         });

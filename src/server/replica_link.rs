@@ -212,10 +212,18 @@ async fn attempt(shared: &Arc<Shared>, generation: u64) -> Result<(), Failure> {
         db
     } else if reply.starts_with("-NOMASTERLINK") || reply.starts_with("-LOADING") {
         return Err(format!("Master is currently unable to PSYNC but should be in the future: {reply}"));
+    } else if reply.starts_with('-') {
+        // A primary older than PSYNC: SYNC, whose payload follows directly. Its
+        // history has no id we could continue from later, and it takes no ACKs.
+        tracing::info!("Master does not support PSYNC or is in error state (reply: {reply})");
+        link.send(&[b"SYNC"]).await?;
+        let replid = crate::engine::random_hex(&mut rand::thread_rng(), 40);
+        full_sync(shared, generation, &mut link, &replid, 0, timeout).await?;
+        return stream_loop(shared, generation, link, 0, timeout, false).await;
     } else {
         return Err(format!("Unexpected reply to PSYNC from master: {reply}"));
     };
-    stream_loop(shared, generation, link, db, timeout).await
+    stream_loop(shared, generation, link, db, timeout, true).await
 }
 
 /// Receives the RDB of a full sync and loads it in place of the dataset.
@@ -340,6 +348,7 @@ async fn stream_loop(
     mut link: Link,
     db: usize,
     timeout: Duration,
+    acks: bool,
 ) -> Result<(), Failure> {
     let kill = Arc::new(Notify::new());
     let (addr, laddr) = (
@@ -373,7 +382,9 @@ async fn stream_loop(
         offset
     };
     // After a full sync the primary waits for this ACK before streaming.
-    link.send(&[b"REPLCONF", b"ACK", offset.to_string().as_bytes()]).await?;
+    if acks {
+        link.send(&[b"REPLCONF", b"ACK", offset.to_string().as_bytes()]).await?;
+    }
     let mut decoder = RequestDecoder::new();
     let limits = DecodeLimits { max_bulk_len: 1 << 40, authenticated: true };
     let mut ack = tokio::time::interval(Duration::from_secs(1));
@@ -385,7 +396,7 @@ async fn stream_loop(
     loop {
         tokio::select! {
             _ = &mut killed => return Err("The link to MASTER was closed".into()),
-            _ = ack.tick() => {
+            _ = ack.tick(), if acks => {
                 let offset = shared.engine().await.repl.offset;
                 link.send(&[b"REPLCONF", b"ACK", offset.to_string().as_bytes()]).await?;
             }
@@ -446,7 +457,7 @@ async fn stream_loop(
                     eng.clients.insert(id, client);
                     result?;
                 }
-                for off in getacks {
+                for off in getacks.into_iter().filter(|_| acks) {
                     link.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]).await?;
                 }
             }
