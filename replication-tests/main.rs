@@ -716,3 +716,33 @@ fn the_backlog_follows_its_size_and_is_freed_after_its_ttl_without_replicas() {
     wait_caught_up(&mut p, &mut r);
     assert_eq!(digest(&mut p), digest(&mut r));
 }
+
+#[test]
+fn info_counts_replication_traffic() {
+    let primary = Server::start(FAST);
+    let replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    write_mix(&mut p, "a");
+    attach(&mut r, &primary);
+    wait_caught_up(&mut p, &mut r);
+    let stat = |c: &mut redis::Connection, name: &str| -> f64 {
+        field(&info_of(c, "stats"), name).and_then(|v| v.parse().ok()).unwrap_or(-1.0)
+    };
+    let offset: f64 = repl_field(&mut p, "master_repl_offset").parse().expect("offset");
+    // The snapshot and the stream both count, on both sides.
+    assert!(stat(&mut p, "total_net_repl_output_bytes") > offset);
+    assert!(stat(&mut r, "total_net_repl_input_bytes") > offset);
+    assert_eq!(stat(&mut r, "total_net_repl_output_bytes"), 0.0);
+    // Rates follow a steady stream of writes.
+    let mut i = 0;
+    wait_for(SYNC, "nonzero replication rates", || {
+        for _ in 0..50 {
+            i += 1;
+            let _: () = q(&mut p, &["SET", &format!("rate:{i}"), "some value"]);
+        }
+        stat(&mut p, "instantaneous_output_repl_kbps") > 0.0 && stat(&mut r, "instantaneous_input_repl_kbps") > 0.0
+    });
+    let mem = info_of(&mut p, "memory");
+    assert!(field(&mem, "mem_total_replication_buffers").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) > 0, "{mem}");
+    assert!(field(&mem, "mem_clients_slaves").is_some_and(|v| v.parse::<u64>().is_ok()), "{mem}");
+}

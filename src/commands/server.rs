@@ -303,8 +303,18 @@ pub fn info_section(ctx: &mut Ctx, name: &str) -> String {
             f!("mem_fragmentation_bytes:{}", m.rss as i64 - m.allocated as i64);
             f!("mem_not_counted_for_evict:0");
             f!("mem_replication_backlog:{}", eng.repl.backlog.as_ref().map_or(0, |b| b.histlen()));
-            f!("mem_total_replication_buffers:0");
-            f!("mem_clients_slaves:0");
+            // Stream blocks are shared by the backlog and the replicas' queues.
+            let replica_pending: Vec<u64> = eng
+                .repl
+                .replicas
+                .keys()
+                .filter_map(|id| eng.clients.get(id))
+                .map(|c| c.handle.pending.load(std::sync::atomic::Ordering::Relaxed) as u64)
+                .collect();
+            let backlog = eng.repl.backlog.as_ref().map_or(0, |b| b.histlen() as u64);
+            let most_pending = replica_pending.iter().copied().max().unwrap_or(0);
+            f!("mem_total_replication_buffers:{}", backlog.max(most_pending));
+            f!("mem_clients_slaves:{}", replica_pending.iter().sum::<u64>());
             f!("mem_clients_normal:{}", clients_memory(eng, ctx.client));
             f!("mem_cluster_links:0");
             f!("mem_aof_buffer:0");
@@ -372,19 +382,20 @@ pub fn info_section(ctx: &mut Ctx, name: &str) -> String {
         }
         "stats" => {
             let st = &eng.stats;
-            let (ops, kin, kout) = st.instantaneous();
+            let rates = st.instantaneous();
+            let repl_out = eng.events.repl_output_bytes.load(std::sync::atomic::Ordering::Relaxed);
             f!("# Stats");
             f!("total_connections_received:{}", st.total_connections_received);
             f!("total_commands_processed:{}", st.total_commands_processed);
-            f!("instantaneous_ops_per_sec:{}", ops);
+            f!("instantaneous_ops_per_sec:{}", rates.ops);
             f!("total_net_input_bytes:{}", st.total_net_input_bytes);
             f!("total_net_output_bytes:{}", st.total_net_output_bytes);
-            f!("total_net_repl_input_bytes:0");
-            f!("total_net_repl_output_bytes:0");
-            f!("instantaneous_input_kbps:{:.2}", kin);
-            f!("instantaneous_output_kbps:{:.2}", kout);
-            f!("instantaneous_input_repl_kbps:0.00");
-            f!("instantaneous_output_repl_kbps:0.00");
+            f!("total_net_repl_input_bytes:{}", st.total_net_repl_input_bytes);
+            f!("total_net_repl_output_bytes:{}", repl_out);
+            f!("instantaneous_input_kbps:{:.2}", rates.in_kbps);
+            f!("instantaneous_output_kbps:{:.2}", rates.out_kbps);
+            f!("instantaneous_input_repl_kbps:{:.2}", rates.repl_in_kbps);
+            f!("instantaneous_output_repl_kbps:{:.2}", rates.repl_out_kbps);
             f!("rejected_connections:{}", st.rejected_connections);
             f!("sync_full:{}", st.sync_full);
             f!("sync_partial_ok:{}", st.sync_partial_ok);
@@ -525,6 +536,7 @@ pub fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// CONFIG RESETSTAT
 pub fn config_resetstat(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     ctx.eng.stats.reset();
+    ctx.eng.events.repl_output_bytes.store(0, std::sync::atomic::Ordering::Relaxed);
     ctx.eng.scripting.evicted = 0;
     Ok(Reply::ok())
 }

@@ -61,6 +61,9 @@ pub struct Events {
     pub repl_link: Notify,
     /// Replicas are attached (readable without the lock; see `IDLE_POLL`).
     pub has_replicas: std::sync::atomic::AtomicBool,
+    /// Bytes written to replicas (snapshots and stream), counted by their
+    /// connections outside the lock (INFO `total_net_repl_output_bytes`).
+    pub repl_output_bytes: std::sync::atomic::AtomicU64,
 }
 
 /// The whole server state behind the lock.

@@ -38,32 +38,65 @@ pub struct Stats {
     /// Indexed by `CommandSpec::id`.
     pub commands: Vec<CommandStats>,
     pub errors: BTreeMap<String, u64>,
-    /// Samples for the instantaneous_* metrics: (ms, commands, net in, net out).
-    pub samples: VecDeque<(i64, u64, u64, u64)>,
+    /// Bytes read from this replica's primary (snapshot and stream).
+    pub total_net_repl_input_bytes: u64,
+    /// Samples for the instantaneous_* metrics.
+    pub samples: VecDeque<Sample>,
+}
+
+/// Counters at one instant (the cron samples them for the instantaneous_* rates).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Sample {
+    pub ms: i64,
+    pub commands: u64,
+    pub net_in: u64,
+    pub net_out: u64,
+    pub repl_in: u64,
+    pub repl_out: u64,
+}
+
+/// Rates over the recent samples (INFO stats `instantaneous_*`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Rates {
+    pub ops: u64,
+    pub in_kbps: f64,
+    pub out_kbps: f64,
+    pub repl_in_kbps: f64,
+    pub repl_out_kbps: f64,
 }
 
 impl Stats {
-    /// Records a sample for the instantaneous metrics (called by the cron).
-    pub fn sample(&mut self, now_ms: i64) {
-        self.samples.push_back((
-            now_ms,
-            self.total_commands_processed,
-            self.total_net_input_bytes,
-            self.total_net_output_bytes,
-        ));
+    /// Records a sample for the instantaneous metrics (called by the cron), with
+    /// the bytes written to replicas so far (counted outside the lock).
+    pub fn sample(&mut self, now_ms: i64, repl_out: u64) {
+        self.samples.push_back(Sample {
+            ms: now_ms,
+            commands: self.total_commands_processed,
+            net_in: self.total_net_input_bytes,
+            net_out: self.total_net_output_bytes,
+            repl_in: self.total_net_repl_input_bytes,
+            repl_out,
+        });
         while self.samples.len() > 16 {
             self.samples.pop_front();
         }
     }
 
-    /// (ops/sec, input kbps, output kbps) over the recent samples.
-    pub fn instantaneous(&self) -> (u64, f64, f64) {
+    /// The rates over the recent samples.
+    pub fn instantaneous(&self) -> Rates {
         match (self.samples.front(), self.samples.back()) {
-            (Some(a), Some(b)) if b.0 > a.0 => {
-                let dt = (b.0 - a.0) as f64 / 1000.0;
-                (((b.1 - a.1) as f64 / dt) as u64, (b.2 - a.2) as f64 / dt / 1024.0, (b.3 - a.3) as f64 / dt / 1024.0)
+            (Some(a), Some(b)) if b.ms > a.ms => {
+                let dt = (b.ms - a.ms) as f64 / 1000.0;
+                let kbps = |x: u64, y: u64| y.saturating_sub(x) as f64 / dt / 1024.0;
+                Rates {
+                    ops: (b.commands.saturating_sub(a.commands) as f64 / dt) as u64,
+                    in_kbps: kbps(a.net_in, b.net_in),
+                    out_kbps: kbps(a.net_out, b.net_out),
+                    repl_in_kbps: kbps(a.repl_in, b.repl_in),
+                    repl_out_kbps: kbps(a.repl_out, b.repl_out),
+                }
             }
-            _ => (0, 0.0, 0.0),
+            _ => Rates::default(),
         }
     }
 

@@ -267,6 +267,9 @@ impl Conn {
             wbuf.extend_from_slice(&m);
         }
         self.pushed_bytes.fetch_sub(n.min(self.pushed_bytes.load(Ordering::Relaxed)), Ordering::Relaxed);
+        if self.replica {
+            self.shared.events.repl_output_bytes.fetch_add(n as u64, Ordering::Relaxed);
+        }
     }
 
     /// Moves whatever push messages are queued into `wbuf`.

@@ -273,6 +273,8 @@ async fn full_sync(
     let mut received: u64 = 0;
     let mut tail: Vec<u8> = Vec::new();
     let mut last_progress = Instant::now();
+    // Bytes already counted in INFO's `total_net_repl_input_bytes`.
+    let mut counted: u64 = 0;
     loop {
         if link.buf.is_empty() {
             link.fill(timeout).await.map_err(|e| format!("{e} (receiving bulk data from MASTER)"))?;
@@ -284,25 +286,29 @@ async fn full_sync(
         let chunk = link.buf.split_to(take);
         file.write_all(&chunk).map_err(|e| format!("Write error writing to the temp file: {e}"))?;
         received += chunk.len() as u64;
-        if let Some(mark) = &mark {
+        if mark.is_some() {
             tail.extend_from_slice(&chunk);
             if tail.len() > 40 {
                 tail.drain(..tail.len() - 40);
             }
-            if tail == *mark {
-                break;
-            }
         }
-        if total == Some(received) {
-            break;
-        }
-        if last_progress.elapsed() >= Duration::from_secs(1) {
+        let done = total == Some(received) || mark.as_ref().is_some_and(|m| tail == *m);
+        if done || last_progress.elapsed() >= Duration::from_secs(1) {
             last_progress = Instant::now();
             let mut eng = shared.engine().await;
+            eng.stats.total_net_repl_input_bytes += received - counted;
+            counted = received;
             if let Some(m) = eng.repl.master.as_mut() {
                 m.sync_read = received;
                 m.last_io = Some(Instant::now());
             }
+            drop(eng);
+            if !done {
+                tracing::info!("MASTER <-> REPLICA sync: {received} bytes received so far");
+            }
+        }
+        if done {
+            break;
         }
     }
     if mark.is_some() {
@@ -446,6 +452,7 @@ async fn stream_loop(
                             applied.extend_from_slice(&raw);
                         }
                     }
+                    eng.stats.total_net_repl_input_bytes += raw_all.len() as u64;
                     if !applied.is_empty() {
                         eng.repl_feed(applied.freeze());
                     }

@@ -11,6 +11,7 @@ use crate::repl::{ReplicaState, SyncRequest};
 use bytes::{Bytes, BytesMut};
 use std::io::{self, Write};
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
@@ -195,10 +196,20 @@ pub async fn full_sync(
         if !write(stream, format!("$EOF:{}\r\n", feed.mark).as_bytes(), killed).await {
             return None;
         }
+        let mut last_log = Instant::now();
         while let Some(chunk) = feed.chunks.recv().await {
             sent += chunk.len();
+            shared.events.repl_output_bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
             if !write(stream, &chunk, killed).await {
+                tracing::warn!("Full sync to replica id={id} failed after {sent} bytes: its connection closed");
                 return None;
+            }
+            if last_log.elapsed() >= Duration::from_secs(1) {
+                last_log = Instant::now();
+                tracing::info!(
+                    "Full sync to replica id={id}: {sent} bytes sent in {} ms",
+                    started.elapsed().as_millis()
+                );
             }
         }
     } else {
@@ -207,6 +218,7 @@ pub async fn full_sync(
             all.extend_from_slice(&chunk);
         }
         sent = all.len();
+        shared.events.repl_output_bytes.fetch_add(sent as u64, Ordering::Relaxed);
         if !write(stream, format!("${}\r\n", all.len()).as_bytes(), killed).await || !write(stream, &all, killed).await
         {
             return None;
