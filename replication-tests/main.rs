@@ -746,3 +746,42 @@ fn info_counts_replication_traffic() {
     assert!(field(&mem, "mem_total_replication_buffers").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) > 0, "{mem}");
     assert!(field(&mem, "mem_clients_slaves").is_some_and(|v| v.parse::<u64>().is_ok()), "{mem}");
 }
+
+#[test]
+fn the_handshake_authenticates_and_announces_as_configured() {
+    let announce: &[&str] = &["--replica-announce-ip", "10.1.2.3", "--replica-announce-port", "4567"];
+    let mut primaries = vec![Server::start(&["--requirepass", "secret", "--repl-diskless-sync-delay", "0"])];
+    primaries.extend(Server::start_redis(&["--requirepass", "secret", "--repl-diskless-sync-delay", "0"]));
+    for primary in &primaries {
+        let mut praw = primary.raw();
+        assert_eq!(c(&mut praw, "AUTH secret"), "+OK\r\n");
+        assert_eq!(c(&mut praw, "SET k v"), "+OK\r\n");
+        let port = primary.port.to_string();
+        // Without the password the primary refuses the sync.
+        let refused = Server::start(&["--replicaof", "127.0.0.1", &port]);
+        wait_for(SYNC, "the refusal to be logged", || refused.log().contains("NOAUTH"));
+        let mut rr = refused.conn();
+        assert_eq!(repl_field(&mut rr, "master_link_status"), "down");
+        // With it, as `masterauth` alone and as `masteruser` + `masterauth`.
+        for auth in [&["--masterauth", "secret"][..], &["--masteruser", "default", "--masterauth", "secret"][..]] {
+            let args: Vec<&str> = [auth, announce, &["--replicaof", "127.0.0.1", &port][..]].concat();
+            let replica = Server::start(&args);
+            let mut r = replica.conn();
+            wait_for(SYNC, "the authenticated link", || repl_field(&mut r, "master_link_status") == "up");
+            let v: Option<String> = q(&mut r, &["GET", "k"]);
+            assert_eq!(v.as_deref(), Some("v"));
+            // The primary marks the replica online once its side of the transfer
+            // is done, which may be just after the replica's link came up.
+            wait_for(SYNC, "the announced address in ROLE and INFO", || {
+                let role = String::from_utf8_lossy(&praw.cmd("ROLE")).into_owned();
+                let info = String::from_utf8_lossy(&praw.cmd("INFO replication")).into_owned();
+                role.contains("$8\r\n10.1.2.3\r\n$4\r\n4567\r\n")
+                    && info.contains("slave0:ip=10.1.2.3,port=4567,state=online")
+            });
+            drop(replica);
+            wait_for(SYNC, "the replica to be gone", || {
+                !String::from_utf8_lossy(&praw.cmd("INFO replication")).contains("slave0:")
+            });
+        }
+    }
+}

@@ -212,16 +212,20 @@ async fn attempt(shared: &Arc<Shared>, generation: u64) -> Result<(), Failure> {
         db
     } else if reply.starts_with("-NOMASTERLINK") || reply.starts_with("-LOADING") {
         return Err(format!("Master is currently unable to PSYNC but should be in the future: {reply}"));
-    } else if reply.starts_with('-') {
-        // A primary older than PSYNC: SYNC, whose payload follows directly. Its
-        // history has no id we could continue from later, and it takes no ACKs.
-        tracing::info!("Master does not support PSYNC or is in error state (reply: {reply})");
+    } else {
+        // A primary older than PSYNC (or in an error state): SYNC, whose payload
+        // follows directly. Its history has no id we could continue from later,
+        // and it takes no ACKs (Redis's PSYNC_NOT_SUPPORTED).
+        if reply.starts_with("-ERR") {
+            tracing::info!("Master does not support PSYNC or is in error state (reply: {reply})");
+        } else {
+            tracing::warn!("Unexpected reply to PSYNC from master: {reply}");
+        }
+        tracing::info!("Retrying with SYNC...");
         link.send(&[b"SYNC"]).await?;
         let replid = crate::engine::random_hex(&mut rand::thread_rng(), 40);
         full_sync(shared, generation, &mut link, &replid, 0, timeout).await?;
         return stream_loop(shared, generation, link, 0, timeout, false).await;
-    } else {
-        return Err(format!("Unexpected reply to PSYNC from master: {reply}"));
     };
     stream_loop(shared, generation, link, db, timeout, true).await
 }
