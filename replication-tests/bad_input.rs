@@ -423,3 +423,34 @@ fn a_primary_without_psync_is_followed_through_sync_without_acks() {
         other => panic!("the replica sent something to a pre-PSYNC primary: {other:?} {:?}", byte[0] as char),
     }
 }
+
+#[test]
+fn a_command_from_the_primary_that_fails_is_reported_or_stops_the_replica_as_configured() {
+    let (good, _) = valid_payload();
+    let failing = resp(&[b"INCR", b"good:ttl"]);
+    let in_exec =
+        [resp(&[b"MULTI"]), resp(&[b"SET", b"x", b"1"]), resp(&[b"LPUSH", b"x", b"a"]), resp(&[b"EXEC"])].concat();
+    for behaviour in ["ignore", "panic-on-replicas"] {
+        let mut replica = Server::start(&["--propagation-error-behavior", behaviour]);
+        let mut r = replica.conn();
+        let fake = FakePrimary::new();
+        replicaof(&mut r, &fake.port());
+        let mut link = fake.accept();
+        link.counted_payload(&good);
+        assert_eq!(link.command(), ["REPLCONF", "ACK", "0"]);
+        link.send(&failing);
+        let critical = "== CRITICAL == This replica is sending an error to its master: 'ERR value is not an integer or out of range' after processing the command 'incr'";
+        if behaviour == "panic-on-replicas" {
+            wait_for(SYNC, "the replica to stop", || !replica.alive());
+            assert!(replica.log().contains(critical), "{}", replica.log());
+            continue;
+        }
+        wait_for(SYNC, "the error to be reported", || replica.log().contains(critical));
+        link.send(&in_exec);
+        wait_for(SYNC, "the error inside EXEC to be reported", || {
+            replica.log().contains("after processing the command 'exec'")
+        });
+        assert_eq!(field(&info_of(&mut r, "stats"), "unexpected_error_replies").as_deref(), Some("2"));
+        assert_eq!(repl_field(&mut r, "master_link_status"), "up", "ignore: the link stays");
+    }
+}

@@ -209,6 +209,47 @@ impl Engine {
         old
     }
 
+    /// A command from the primary answered `reply`: an error there (or in an EXEC's
+    /// replies) means this replica is diverging. Logged loudly and counted
+    /// (`unexpected_error_replies`); `propagation-error-behavior panic` and
+    /// `panic-on-replicas` stop the server, as Redis does (only when read-only:
+    /// a writable replica may have diverged on purpose).
+    pub fn check_applied_reply(&mut self, argv: &[bytes::Bytes], reply: &crate::protocol::Reply) {
+        use crate::protocol::Reply;
+        let errors: Vec<&str> = match reply {
+            Reply::Error(e) => vec![e.as_str()],
+            Reply::Array(items) if argv[0].eq_ignore_ascii_case(b"exec") => items
+                .iter()
+                .filter_map(|r| match r {
+                    Reply::Error(e) => Some(e.as_str()),
+                    _ => None,
+                })
+                .collect(),
+            _ => return,
+        };
+        if errors.is_empty() {
+            return;
+        }
+        let name = String::from_utf8_lossy(&argv[0]).to_lowercase();
+        for err in errors {
+            self.stats.unexpected_error_replies += 1;
+            tracing::error!(
+                "== CRITICAL == This replica is sending an error to its master: '{}' after processing the command '{name}'",
+                err.chars().take(128).collect::<String>()
+            );
+        }
+        let panic = matches!(
+            self.config.propagation_error_behavior,
+            crate::config::PropagationErrorBehavior::Panic | crate::config::PropagationErrorBehavior::PanicOnReplicas
+        );
+        if panic && self.config.replica_read_only {
+            tracing::error!(
+                "This replica panicked sending an error to its master after processing the command '{name}' (propagation-error-behavior)"
+            );
+            std::process::exit(1);
+        }
+    }
+
     /// Closes client `id`'s connection.
     pub fn kill_client(&mut self, id: u64) {
         if let Some(c) = self.clients.get_mut(&id) {

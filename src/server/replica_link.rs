@@ -445,9 +445,12 @@ async fn stream_loop(
                             // The ACK reports the offset before the GETACK itself.
                             getacks.push(eng.repl.offset + applied.len() as u64);
                         } else {
-                            // Replies are discarded; pauses do not apply to the
-                            // primary's client (see `Engine::execute`).
-                            let _ = eng.execute(&mut client, &argv, &mut clock);
+                            // Replies are discarded, except errors, which must not
+                            // happen; pauses do not apply to the primary's client
+                            // (see `Engine::execute`).
+                            if let crate::engine::Exec::Reply(reply) = eng.execute(&mut client, &argv, &mut clock) {
+                                eng.check_applied_reply(&argv, &reply);
+                            }
                         }
                         if client.multi.is_some() {
                             in_multi.extend_from_slice(&raw);
