@@ -500,6 +500,12 @@ fn full_sync_without_diskless_uses_the_counted_framing() {
     wait_caught_up(&mut p, &mut r);
     assert_eq!(digest(&mut p), digest(&mut r));
     assert!(primary.log().contains("Starting BGSAVE for SYNC with target: disk"), "{}", primary.log());
+    // The snapshot went through a file in `dir`, removed once sent.
+    wait_for(SYNC, "the sync's file to be removed", || {
+        std::fs::read_dir(primary.dir.path())
+            .expect("dir")
+            .all(|e| !e.expect("entry").file_name().to_string_lossy().starts_with("temp-sync-"))
+    });
 }
 
 #[test]

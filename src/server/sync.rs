@@ -66,8 +66,45 @@ pub struct SyncFeed {
     replid: String,
     offset: u64,
     mark: String,
-    chunks: mpsc::Receiver<Bytes>,
+    /// `$EOF:` framing: the snapshot's bytes as they are written.
+    chunks: Option<mpsc::Receiver<Bytes>>,
+    /// `$<len>` framing: the file the snapshot is written to (its size is known
+    /// only at the end; Redis's disk-backed sync).
+    file: Option<Arc<SyncFile>>,
     outcome: watch::Receiver<Option<bool>>,
+}
+
+/// The file of a disk-backed full sync, removed when its last replica is done.
+struct SyncFile {
+    path: std::path::PathBuf,
+}
+
+impl Drop for SyncFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The contents of `file`, read by a blocking thread in chunks (ends early on a
+/// read error: the length sent first then no longer matches).
+fn read_chunks(file: Arc<SyncFile>) -> mpsc::Receiver<Bytes> {
+    let (tx, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
+    tokio::task::spawn_blocking(move || {
+        let Ok(mut f) = std::fs::File::open(&file.path) else { return };
+        loop {
+            let mut buf = vec![0u8; CHUNK];
+            match io::Read::read(&mut f, &mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    buf.truncate(n);
+                    if tx.blocking_send(Bytes::from(buf)).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    rx
 }
 
 /// Writes `data` unless the connection is killed meanwhile; false on failure.
@@ -99,16 +136,35 @@ fn start_sync(eng: &mut Engine, req: SyncRequest) -> bool {
     let mark = crate::engine::random_hex(&mut eng.rng, 40);
     let (outcome_tx, outcome_rx) = watch::channel(None);
     let mut senders = Vec::new();
+    let snapshot_id = snap.id;
+    let file = match req.eof {
+        true => None,
+        false => {
+            let path = eng.config.dir.join(format!("temp-sync-{}-{snapshot_id}.rdb", std::process::id()));
+            match std::fs::File::create(&path) {
+                Ok(f) => Some((f, Arc::new(SyncFile { path }))),
+                Err(e) => {
+                    tracing::warn!("Can't open the file for a disk-backed SYNC: {e}");
+                    eng.snapshot_end(snapshot_id);
+                    return false;
+                }
+            }
+        }
+    };
     for (id, r) in &members {
         eng.repl.sync_requests.remove(id);
-        let (tx, chunks) = mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);
-        senders.push(tx);
+        let chunks = req.eof.then(|| {
+            let (tx, chunks) = mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);
+            senders.push(tx);
+            chunks
+        });
         let feed = SyncFeed {
             req: *r,
             replid: replid.clone(),
             offset,
             mark: mark.clone(),
             chunks,
+            file: file.as_ref().map(|(_, f)| f.clone()),
             outcome: outcome_rx.clone(),
         };
         eng.repl.sync_feeds.insert(*id, feed);
@@ -120,8 +176,10 @@ fn start_sync(eng: &mut Engine, req: SyncRequest) -> bool {
     let target = if req.eof { "replicas sockets" } else { "disk" };
     tracing::info!("Starting BGSAVE for SYNC with target: {target} ({} replicas)", members.len());
     let (compression, checksum) = (eng.config.rdbcompression, eng.config.rdbchecksum);
-    let snapshot_id = snap.id;
-    let out = FanOut { members: senders, buf: BytesMut::with_capacity(CHUNK) };
+    let out: Box<dyn Write + Send> = match file {
+        Some((f, _)) => Box::new(io::BufWriter::with_capacity(CHUNK, f)),
+        None => Box::new(FanOut { members: senders, buf: BytesMut::with_capacity(CHUNK) }),
+    };
     match spawn_snapshot_writer(snap, access, out, compression, checksum) {
         Ok(thread) => {
             // The outcome reaches the replicas once the thread is done.
@@ -192,12 +250,12 @@ pub async fn full_sync(
     }
     let started = Instant::now();
     let mut sent = 0usize;
-    if req.eof {
+    if let Some(chunks) = feed.chunks.as_mut() {
         if !write(stream, format!("$EOF:{}\r\n", feed.mark).as_bytes(), killed).await {
             return None;
         }
         let mut last_log = Instant::now();
-        while let Some(chunk) = feed.chunks.recv().await {
+        while let Some(chunk) = chunks.recv().await {
             sent += chunk.len();
             shared.events.repl_output_bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
             if !write(stream, &chunk, killed).await {
@@ -213,20 +271,47 @@ pub async fn full_sync(
             }
         }
     } else {
-        let mut all = BytesMut::new();
-        while let Some(chunk) = feed.chunks.recv().await {
-            all.extend_from_slice(&chunk);
+        // The file is complete once the snapshot succeeded; newlines keep the
+        // replica's link alive meanwhile.
+        loop {
+            tokio::select! {
+                o = async { feed.outcome.wait_for(|o| o.is_some()).await.map(|o| *o) } => match o {
+                    Ok(Some(true)) => break,
+                    _ => return None,
+                },
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                    if !write(stream, b"\n", killed).await {
+                        return None;
+                    }
+                }
+            }
         }
-        sent = all.len();
-        shared.events.repl_output_bytes.fetch_add(sent as u64, Ordering::Relaxed);
-        if !write(stream, format!("${}\r\n", all.len()).as_bytes(), killed).await || !write(stream, &all, killed).await
-        {
+        let file = feed.file.clone()?;
+        let len = std::fs::metadata(&file.path).ok()?.len();
+        if !write(stream, format!("${len}\r\n").as_bytes(), killed).await {
+            return None;
+        }
+        let mut chunks = read_chunks(file);
+        let mut last_log = Instant::now();
+        while let Some(chunk) = chunks.recv().await {
+            sent += chunk.len();
+            shared.events.repl_output_bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            if !write(stream, &chunk, killed).await {
+                tracing::warn!("Full sync to replica id={id} failed after {sent} bytes: its connection closed");
+                return None;
+            }
+            if last_log.elapsed() >= Duration::from_secs(1) {
+                last_log = Instant::now();
+                tracing::info!("Full sync to replica id={id}: {sent} of {len} bytes sent");
+            }
+        }
+        if sent as u64 != len {
             return None;
         }
     }
     // Only a snapshot written completely counts.
-    let ok = feed.outcome.wait_for(|o| o.is_some()).await.ok().and_then(|o| *o);
-    if ok != Some(true) {
+    let outcome = feed.outcome.wait_for(|o| o.is_some()).await.map(|o| *o);
+    if !matches!(outcome, Ok(Some(true))) {
         return None;
     }
     if req.eof && !write(stream, feed.mark.as_bytes(), killed).await {
