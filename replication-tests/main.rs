@@ -791,3 +791,88 @@ fn the_handshake_authenticates_and_announces_as_configured() {
         }
     }
 }
+
+fn stat_of(c: &mut redis::Connection, name: &str) -> String {
+    field(&info_of(c, "stats"), name).unwrap_or_default()
+}
+
+#[test]
+fn redis_replicas_follow_moonkv_through_chains_wait_and_promotion() {
+    let Some(r1) = Server::start_redis(&[]) else { return };
+    let r2 = Server::start_redis(&[]).expect("redis-server");
+    let primary = Server::start(FAST);
+    let middle = Server::start(FAST);
+    let (mut p, mut m, mut c1, mut c2) = (primary.conn(), middle.conn(), r1.conn(), r2.conn());
+    write_mix(&mut p, "a");
+    // primary → middle (moonkv) → r2 (redis), and primary → r1 (redis).
+    attach(&mut m, &primary);
+    attach(&mut c1, &primary);
+    attach(&mut c2, &middle);
+    write_mix(&mut p, "b");
+    // WAIT counts the direct replicas, redis-server's ACKs included.
+    let mut raw = primary.raw();
+    assert_eq!(c(&mut raw, "WAIT 2 10000"), ":2\r\n");
+    wait_caught_up(&mut p, &mut m);
+    wait_caught_up(&mut m, &mut c2);
+    wait_caught_up(&mut p, &mut c1);
+    let want = dataset(&mut p);
+    assert_same(&want, &dataset(&mut c1), "redis replica of moonkv");
+    assert_same(&want, &dataset(&mut c2), "redis replica of a moonkv replica");
+    // Promote the middle node: its own redis replica and the redis sibling both
+    // continue partially with the new primary.
+    drop(primary);
+    let _: () = q(&mut m, &["REPLICAOF", "NO", "ONE"]);
+    let _: () = q(&mut c1, &["REPLICAOF", "127.0.0.1", &middle.port.to_string()]);
+    write_mix(&mut m, "c");
+    for c in [&mut c1, &mut c2] {
+        wait_for(SYNC, "the redis replica's link", || repl_field(c, "master_link_status") == "up");
+        wait_caught_up(&mut m, c);
+    }
+    let want = dataset(&mut m);
+    assert_same(&want, &dataset(&mut c1), "redis sibling after the promotion");
+    assert_same(&want, &dataset(&mut c2), "redis sub-replica after the promotion");
+    assert_eq!(stat_of(&mut m, "sync_partial_ok"), "2", "both continued partially");
+    assert_eq!(stat_of(&mut m, "sync_full"), "1", "only r2's first sync was full");
+}
+
+#[test]
+fn moonkv_follows_redis_through_link_drops_restarts_and_promotion() {
+    let Some(rp) = Server::start_redis(FAST) else { return };
+    let rr = Server::start_redis(&[]).expect("redis-server");
+    let replica = Server::start(&[]);
+    let (mut p, mut s, mut r) = (rp.conn(), rr.conn(), replica.conn());
+    write_mix(&mut p, "a");
+    attach(&mut r, &rp);
+    attach(&mut s, &rp);
+    // A dropped link continues partially with redis-server.
+    let _: i64 = q(&mut r, &["CLIENT", "KILL", "TYPE", "master"]);
+    write_mix(&mut p, "b");
+    wait_for(SYNC, "a partial resync with redis", || stat_of(&mut p, "sync_partial_ok") == "1");
+    wait_caught_up(&mut p, &mut r);
+    assert_same(&dataset(&mut p), &dataset(&mut r), "after the partial resync");
+    // A restarted moonkv replica continues partially from its file.
+    let mut raw = replica.raw();
+    raw.send(b"SHUTDOWN SAVE\r\n");
+    let mut replica = replica;
+    wait_for(SYNC, "the replica to save and exit", || !replica.alive());
+    let file = std::fs::read(replica.dir.path().join("dump.rdb")).expect("the replica saved");
+    write_mix(&mut p, "c");
+    let port = rp.port.to_string();
+    let again = Server::start_with_files(&["--replicaof", "127.0.0.1", &port], &[("dump.rdb", &file)]);
+    let mut r = again.conn();
+    wait_for(SYNC, "the restarted replica's link", || repl_field(&mut r, "master_link_status") == "up");
+    wait_for(SYNC, "a second partial resync with redis", || stat_of(&mut p, "sync_partial_ok") == "2");
+    wait_caught_up(&mut p, &mut r);
+    wait_caught_up(&mut p, &mut s);
+    assert_same(&dataset(&mut p), &dataset(&mut r), "after the restart");
+    // Promote moonkv: the redis sibling continues partially with it.
+    drop(rp);
+    let _: () = q(&mut r, &["REPLICAOF", "NO", "ONE"]);
+    let _: () = q(&mut s, &["REPLICAOF", "127.0.0.1", &again.port.to_string()]);
+    write_mix(&mut r, "d");
+    wait_for(SYNC, "the redis sibling's link", || repl_field(&mut s, "master_link_status") == "up");
+    wait_caught_up(&mut r, &mut s);
+    assert_same(&dataset(&mut r), &dataset(&mut s), "redis sibling after promoting moonkv");
+    assert_eq!(stat_of(&mut r, "sync_partial_ok"), "1");
+    assert_eq!(stat_of(&mut r, "sync_full"), "0");
+}
