@@ -336,6 +336,7 @@ impl Engine {
     /// Asks every replica for an ACK (`REPLCONF GETACK *` in the stream).
     pub fn repl_request_acks(&mut self) {
         if !self.repl.replicas.is_empty() {
+            self.events.acks_wanted.store(true, std::sync::atomic::Ordering::Relaxed);
             self.repl_feed_plain(&[b"REPLCONF", b"GETACK", b"*"]);
         }
     }

@@ -61,6 +61,8 @@ pub struct Events {
     pub repl_link: Notify,
     /// Replicas are attached (readable without the lock; see `IDLE_POLL`).
     pub has_replicas: std::sync::atomic::AtomicBool,
+    /// A client waits for replicas' ACKs (WAIT): the stream is not coalesced.
+    pub acks_wanted: std::sync::atomic::AtomicBool,
     /// Bytes written to replicas (snapshots and stream), counted by their
     /// connections outside the lock (INFO `total_net_repl_output_bytes`).
     pub repl_output_bytes: std::sync::atomic::AtomicU64,

@@ -288,6 +288,11 @@ impl Engine {
 
     /// From the cron, once a second: heartbeat pings, replica timeouts.
     pub fn repl_cron(&mut self) {
+        if self.events.acks_wanted.load(std::sync::atomic::Ordering::Relaxed)
+            && !self.clients.values().any(|c| c.blocked.as_ref().is_some_and(|b| b.wait.is_some()))
+        {
+            self.events.acks_wanted.store(false, std::sync::atomic::Ordering::Relaxed);
+        }
         if self.repl.replicas.is_empty() {
             self.repl_backlog_expire();
             return;
