@@ -454,3 +454,31 @@ fn a_command_from_the_primary_that_fails_is_reported_or_stops_the_replica_as_con
         assert_eq!(repl_field(&mut r, "master_link_status"), "up", "ignore: the link stays");
     }
 }
+
+#[test]
+fn a_silent_primary_times_out_and_a_loading_replica_sends_newlines() {
+    let (good, _) = valid_payload();
+    // Slow loading (µs per key) and a short timeout.
+    let replica = Server::start(&["--repl-timeout", "2", "--key-load-delay", "10000"]);
+    let mut r = replica.conn();
+    let fake = FakePrimary::new();
+    replicaof(&mut r, &fake.port());
+    let mut link = fake.accept();
+    link.counted_payload(&good);
+    // While it loads, the replica tells the primary it is alive.
+    let mut newline = [0u8; 1];
+    link.reader.read_exact(&mut newline).expect("a keepalive during the load");
+    assert_eq!(&newline, b"\n");
+    let mut line = String::new();
+    wait_for(SYNC, "the first ACK after the load", || {
+        line.clear();
+        link.reader.read_line(&mut line).expect("read");
+        line.starts_with('*')
+    });
+    // Then the primary stays silent: the replica gives up on it after repl-timeout
+    // and connects again.
+    let again = fake.accept();
+    drop(again);
+    assert!(replica.log().contains("MASTER timeout: no data nor PING received"), "{}", replica.log());
+    assert!(replica.log().contains("Reconnecting to MASTER"), "{}", replica.log());
+}

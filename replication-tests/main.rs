@@ -431,6 +431,12 @@ fn replication_commands_answer_like_redis() {
             "REPLCONF listening-port",
             "REPLCONF listening-port 7000",
             "REPLCONF listening-port x",
+            "REPLCONF listening-port 70000",
+            "REPLCONF listening-port -5",
+            "REPLICAOF 127.0.0.1 abc",
+            "REPLICAOF 127.0.0.1 -1",
+            "WAIT 0 abc",
+            "WAIT abc 0",
             "REPLCONF capa eof capa psync2 capa whatever",
             "REPLCONF nosuchoption 1",
             "REPLICAOF 127.0.0.1 70000",
@@ -875,4 +881,70 @@ fn moonkv_follows_redis_through_link_drops_restarts_and_promotion() {
     assert_same(&dataset(&mut r), &dataset(&mut s), "redis sibling after promoting moonkv");
     assert_eq!(stat_of(&mut r, "sync_partial_ok"), "1");
     assert_eq!(stat_of(&mut r, "sync_full"), "0");
+}
+
+#[test]
+fn an_intermediate_replica_adds_nothing_and_keeps_its_primary_db_for_new_sub_replicas() {
+    let ping: &[&str] = &["--repl-diskless-sync-delay", "0", "--repl-ping-replica-period", "1"];
+    let primary = Server::start(ping);
+    let mid = Server::start(ping);
+    let (mut p, mut m) = (primary.conn(), mid.conn());
+    attach(&mut m, &primary);
+    // The primary's stream selects db 3 and stays there.
+    let mut praw = primary.raw();
+    assert_eq!(c(&mut praw, "SELECT 3"), "+OK\r\n");
+    assert_eq!(c(&mut praw, "SET a 1"), "+OK\r\n");
+    wait_caught_up(&mut p, &mut m);
+    // A sub-replica full-syncs from the middle node while the stream is in db 3.
+    let leaf = Server::start(&[]);
+    let mut l = leaf.conn();
+    attach(&mut l, &mid);
+    assert_eq!(c(&mut praw, "SET b 2"), "+OK\r\n");
+    // Several of the primary's heartbeats pass: the middle node only forwards them.
+    let start: u64 = repl_field(&mut p, "master_repl_offset").parse().expect("offset");
+    wait_for(SYNC, "two heartbeats", || {
+        repl_field(&mut p, "master_repl_offset").parse::<u64>().is_ok_and(|o| o >= start + 28)
+    });
+    wait_caught_up(&mut p, &mut m);
+    wait_caught_up(&mut p, &mut l);
+    assert_eq!(repl_field(&mut m, "master_repl_offset"), repl_field(&mut p, "master_repl_offset"));
+    assert_eq!(digest(&mut p), digest(&mut l), "b landed in db 3 on the sub-replica too");
+}
+
+#[test]
+fn the_primary_commands_pass_a_replica_over_its_maxmemory() {
+    let primary = Server::start(FAST);
+    let replica = Server::start(&["--maxmemory", "1"]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    attach(&mut r, &primary);
+    write_mix(&mut p, "a");
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(digest(&mut p), digest(&mut r));
+    assert!(!replica.log().contains("CRITICAL"), "{}", replica.log());
+}
+
+#[test]
+fn a_stuck_replica_is_dropped_from_a_shared_full_sync_and_max_replicas_starts_it_early() {
+    let primary = Server::start(&[
+        "--repl-diskless-sync-delay",
+        "60",
+        "--repl-diskless-sync-max-replicas",
+        "2",
+        "--repl-timeout",
+        "2",
+    ]);
+    let mut p = primary.conn();
+    let _: () = q(&mut p, &["DEBUG", "POPULATE", "300000", "key", "100"]);
+    // A replica that asks for the sync and then never reads.
+    let mut stuck = primary.raw();
+    assert_eq!(c(&mut stuck, "REPLCONF capa eof capa psync2"), "+OK\r\n");
+    stuck.send(&resp(&[b"PSYNC", b"?", b"-1"]));
+    let replica = Server::start(&[]);
+    let mut r = replica.conn();
+    // The second replica makes two: the snapshot starts without the 60 s delay.
+    attach(&mut r, &primary);
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(digest(&mut p), digest(&mut r));
+    assert!(primary.log().contains("Disconnecting timedout replica (full sync)"), "{}", primary.log());
+    drop(stuck);
 }

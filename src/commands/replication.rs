@@ -38,8 +38,8 @@ pub fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         let (opt, val) = (pair[0].to_ascii_lowercase(), &pair[1]);
         match opt.as_slice() {
             b"listening-port" => {
-                let port = parse_i64(val).filter(|p| (0..=65535).contains(p)).ok_or(CommandError::NotInteger)?;
-                ctx.eng.repl.handshakes.entry(id).or_default().port = port as u16;
+                let port = parse_i64(val).ok_or(CommandError::NotInteger)?;
+                ctx.eng.repl.handshakes.entry(id).or_default().port = port;
             }
             b"ip-address" => {
                 if val.len() >= 256 {
@@ -165,10 +165,7 @@ pub fn replicaof(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         return Ok(Reply::ok());
     }
-    let port = parse_i64(&argv[2]).ok_or(CommandError::NotInteger)?;
-    if !(0..=65535).contains(&port) {
-        return Err(err("ERR Invalid master port"));
-    }
+    let port = parse_i64(&argv[2]).filter(|p| (0..=65535).contains(p)).ok_or_else(|| err("ERR Invalid master port"))?;
     let host = String::from_utf8_lossy(&argv[1]).into_owned();
     if let Some(m) = &ctx.eng.repl.master {
         if m.host.eq_ignore_ascii_case(&host) && m.port == port as u16 {
@@ -187,7 +184,7 @@ pub fn wait(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Err(err("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated."));
     }
     let wanted = parse_i64(&argv[1]).ok_or(CommandError::NotInteger)?;
-    let timeout = parse_i64(&argv[2]).ok_or(CommandError::NotInteger)?;
+    let timeout = parse_i64(&argv[2]).ok_or_else(|| err("ERR timeout is not an integer or out of range"))?;
     if timeout < 0 {
         return Err(err("ERR timeout is negative"));
     }

@@ -346,13 +346,15 @@ impl Engine {
             let err = CommandError::Coded("LOADING Redis is loading the dataset in memory".into());
             return refuse(self, client, Some(spec), err);
         }
-        if (writes || spec.name == "ping") && self.writes_refused_on_save_error() {
+        // The primary's commands are never refused for this node's own state (a
+        // failed save, maxmemory): refusing them would make the replica diverge.
+        if (writes || spec.name == "ping") && !client.flags.master && self.writes_refused_on_save_error() {
             // As Redis: writes (and PING, so monitoring notices) fail until a save
             // succeeds again.
             let err = CommandError::Coded(persist::MISCONF.into());
             return refuse(self, client, Some(spec), err);
         }
-        if self.config.maxmemory > 0 && self.over_maxmemory() {
+        if self.config.maxmemory > 0 && !client.flags.master && self.over_maxmemory() {
             // A script with a shebang declares whether it may write (7.0.1+).
             let denyoom = spec.flags.denyoom
                 || self.scripting.flags_for(argv).is_some_and(|f| !f.compat && !f.allow_oom && !f.no_writes);

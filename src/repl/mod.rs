@@ -47,7 +47,8 @@ pub struct ReplicaInfo {
     /// `REPLCONF ip-address`, else the peer's address.
     pub ip: Option<String>,
     /// `REPLCONF listening-port`.
-    pub port: u16,
+    /// As announced (REPLCONF listening-port takes any integer, as Redis does).
+    pub port: i64,
     pub capa_eof: bool,
     pub capa_psync2: bool,
     pub state: ReplicaState,
@@ -298,7 +299,9 @@ impl Engine {
             return;
         }
         let period = std::time::Duration::from_secs(self.config.repl_ping_replica_period.max(1) as u64);
-        if self.repl.last_ping.elapsed() >= period && self.pause.is_none() {
+        // A replica's own replicas get its primary's pings, forwarded: one of its
+        // own would put its offsets out of step with the primary's.
+        if self.repl.last_ping.elapsed() >= period && self.pause.is_none() && !self.is_replica() {
             self.repl.last_ping = Instant::now();
             self.repl_feed_plain(&[b"ping"]);
         }

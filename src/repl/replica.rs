@@ -93,11 +93,13 @@ impl Engine {
         })
     }
 
-    /// After loading a file saved at `(replid, offset, db)` at start-up: a replica
-    /// continues that history with PSYNC.
-    pub fn repl_restore_position(&mut self, replid: String, offset: u64, db: usize) {
-        if let Some(m) = self.repl.master.as_mut() {
-            m.cached = Some((replid.clone(), offset, db));
+    /// At start-up, after loading a file saved at `(replid, offset, db)`: a replica
+    /// continues that history with PSYNC; without one it asks for a full sync
+    /// (`PSYNC ? -1`), as it knows no history.
+    pub fn repl_restore_position(&mut self, position: Option<(String, u64, usize)>) {
+        let Some(m) = self.repl.master.as_mut() else { return };
+        m.cached = position.clone();
+        if let Some((replid, offset, _)) = position {
             self.repl.replid = replid;
             self.repl.offset = offset;
         }
@@ -168,6 +170,8 @@ impl Engine {
         if self.repl.backlog.is_some() {
             self.propagating = true;
         }
+        // `repl-backlog-ttl` counts from the promotion for a primary without replicas.
+        self.repl.no_replicas_since = Some(Instant::now());
         tracing::info!("MASTER MODE enabled");
     }
 

@@ -188,7 +188,7 @@ impl RunCtx {
         }
         // OOM: checked until the script's first write (a script that started
         // writing finishes its work), never for scripts declaring allow-oom.
-        if spec.flags.denyoom && !self.wrote && !self.flags.allow_oom && eng.over_maxmemory() {
+        if spec.flags.denyoom && !self.wrote && !self.flags.allow_oom && !self.from_master && eng.over_maxmemory() {
             return reject(eng, spec, "OOM command not allowed when used memory > 'maxmemory'.");
         }
         if spec.flags.write {

@@ -149,21 +149,24 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         // (the state is set before the first connection is accepted).
         shared.engine.lock().persist.loading = Some(crate::engine::persist::Loading::pending());
         let loader = shared.clone();
-        tokio::task::spawn_blocking(move || match crate::engine::persist::load_file(&rdb, &loader.engine) {
-            Err(e) => {
-                tracing::error!("Fatal error loading the DB ({}): {e}. Exiting.", rdb.display());
-                std::process::exit(1);
-            }
-            Ok(summary) => {
-                // A replica connects once its file is loaded, continuing from it.
-                let mut eng = loader.engine.lock();
-                if let Some((host, port)) = eng.config.replicaof.clone() {
-                    eng.replicaof(host, port);
-                    if let Some((replid, offset, db)) = summary.repl {
-                        eng.repl_restore_position(replid, offset, db);
+        // A replica keeps keys whose deadline passed: its primary's DELs will come.
+        let replica = shared.engine.lock().config.replicaof.is_some();
+        tokio::task::spawn_blocking(move || {
+            match crate::engine::persist::load_file_as(&rdb, &loader.engine, replica) {
+                Err(e) => {
+                    tracing::error!("Fatal error loading the DB ({}): {e}. Exiting.", rdb.display());
+                    std::process::exit(1);
+                }
+                Ok(summary) => {
+                    // A replica connects once its file is loaded, continuing from it.
+                    let mut eng = loader.engine.lock();
+                    if let Some((host, port)) = eng.config.replicaof.clone() {
+                        eng.replicaof(host, port);
+                        // Without a position in the file: `PSYNC ? -1`.
+                        eng.repl_restore_position(summary.repl);
+                    } else if let Some((replid, offset, _)) = summary.repl {
+                        eng.repl_restore_as_primary(replid, offset);
                     }
-                } else if let Some((replid, offset, _)) = summary.repl {
-                    eng.repl_restore_as_primary(replid, offset);
                 }
             }
         });
@@ -178,6 +181,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let mut eng = shared.engine.lock();
         if let Some((host, port)) = eng.config.replicaof.clone() {
             eng.replicaof(host, port);
+            eng.repl_restore_position(None);
         }
     }
     tracing::info!("Ready to accept connections tcp");

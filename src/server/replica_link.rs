@@ -47,28 +47,31 @@ async fn run(shared: Arc<Shared>, generation: u64) {
         if let Err(e) = attempt(&shared, generation).await {
             tracing::warn!("{e}");
         }
-        if !link_down(&mut *shared.engine().await, generation) {
-            return;
+        let Some(was_up) = link_down(&mut *shared.engine().await, generation) else { return };
+        // A link that was up reconnects at once (the backlog may not wait, as Redis
+        // 7.0 reasons); failed attempts retry once a second.
+        if was_up {
+            tracing::info!("Reconnecting to MASTER");
+        } else {
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
-/// Records a lost link: where the stream stopped is cached for PSYNC. False when
-/// REPLICAOF replaced this link.
-fn link_down(eng: &mut crate::engine::Engine, generation: u64) -> bool {
-    let Some(m) = eng.repl.master.as_mut().filter(|m| m.generation == generation) else { return false };
+/// Records a lost link: where the stream stopped is cached for PSYNC. Whether the
+/// link had been up; None when REPLICAOF replaced this link.
+fn link_down(eng: &mut crate::engine::Engine, generation: u64) -> Option<bool> {
+    let m = eng.repl.master.as_mut().filter(|m| m.generation == generation)?;
     m.state = LinkState::Connect;
     m.down_since.get_or_insert_with(Instant::now);
-    if let Some(id) = eng.repl.master_client.take() {
-        let db = eng.clients.get(&id).map_or(0, |c| c.db);
-        let (replid, offset) = (eng.repl.replid.clone(), eng.repl.offset);
-        if let Some(m) = eng.repl.master.as_mut() {
-            m.cached = Some((replid, offset, db));
-        }
-        eng.remove_client(id);
+    let Some(id) = eng.repl.master_client.take() else { return Some(false) };
+    let db = eng.clients.get(&id).map_or(0, |c| c.db);
+    let (replid, offset) = (eng.repl.replid.clone(), eng.repl.offset);
+    if let Some(m) = eng.repl.master.as_mut() {
+        m.cached = Some((replid, offset, db));
     }
-    true
+    eng.remove_client(id);
+    Some(true)
 }
 
 /// The socket to the primary with what has been read and not yet used.
@@ -184,12 +187,17 @@ async fn attempt(shared: &Arc<Shared>, generation: u64) -> Result<(), Failure> {
             break String::from_utf8_lossy(&line).into_owned();
         }
     };
-    let db = if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
-        let (replid, offset) = rest.split_once(' ').ok_or("Bad +FULLRESYNC reply")?;
-        let offset: u64 = offset.trim().parse().map_err(|_| "Bad +FULLRESYNC offset")?;
+    let db = if let Some(rest) = reply.strip_prefix("+FULLRESYNC") {
+        let (replid, offset) = match rest.trim().split_once(' ') {
+            Some((id, off)) if id.len() == 40 => (id.to_string(), off.trim().parse().unwrap_or(0)),
+            _ => {
+                // As Redis: the transfer goes ahead; the history has no usable id.
+                tracing::warn!("Master replied with wrong +FULLRESYNC syntax.");
+                (crate::engine::random_hex(&mut rand::thread_rng(), 40), 0)
+            }
+        };
         tracing::info!("Full resync from master: {replid}:{offset}");
-        full_sync(shared, generation, &mut link, replid, offset, timeout).await?;
-        0
+        full_sync(shared, generation, &mut link, &replid, offset, timeout).await?
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         let (_, offset, db) = cached.ok_or("+CONTINUE without a cached master")?;
         let new_id = rest.trim();
@@ -224,13 +232,14 @@ async fn attempt(shared: &Arc<Shared>, generation: u64) -> Result<(), Failure> {
         tracing::info!("Retrying with SYNC...");
         link.send(&[b"SYNC"]).await?;
         let replid = crate::engine::random_hex(&mut rand::thread_rng(), 40);
-        full_sync(shared, generation, &mut link, &replid, 0, timeout).await?;
-        return stream_loop(shared, generation, link, 0, timeout, false).await;
+        let db = full_sync(shared, generation, &mut link, &replid, 0, timeout).await?;
+        return stream_loop(shared, generation, link, db, timeout, false).await;
     };
     stream_loop(shared, generation, link, db, timeout, true).await
 }
 
-/// Receives the RDB of a full sync and loads it in place of the dataset.
+/// Receives the RDB of a full sync and loads it in place of the dataset. Returns
+/// the db the stream continues in (the payload's `repl-stream-db`).
 async fn full_sync(
     shared: &Arc<Shared>,
     generation: u64,
@@ -238,8 +247,12 @@ async fn full_sync(
     replid: &str,
     offset: u64,
     timeout: Duration,
-) -> Result<(), Failure> {
+) -> Result<usize, Failure> {
     set_state(shared, generation, LinkState::Sync).await?;
+    if let Some(m) = shared.engine().await.repl.master.as_mut() {
+        m.sync_total = -1;
+        m.sync_read = 0;
+    }
     let header = loop {
         let line = link.line(timeout).await?;
         if line.is_empty() {
@@ -331,13 +344,23 @@ async fn full_sync(
     tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
     let loader = shared.clone();
     let path = tmp.clone();
-    let loaded = tokio::task::spawn_blocking(move || crate::engine::persist::load_file_detached(&path, &loader.engine))
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut load =
+        tokio::task::spawn_blocking(move || crate::engine::persist::load_file_detached(&path, &loader.engine));
+    // A newline a second tells the primary the replica is alive while it loads
+    // (it would drop a replica silent for `repl-timeout`).
+    let loaded = loop {
+        tokio::select! {
+            r = &mut load => break r.map_err(|e| e.to_string())?,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {
+                let _ = link.stream.write_all(b"\n").await;
+            }
+        }
+    };
     let _ = std::fs::remove_file(&tmp);
     let detached = loaded.map_err(|e| {
         format!("Failed trying to load the MASTER synchronization DB from disk, keeping the old data: {e}")
     })?;
+    let stream_db = detached.summary.repl.as_ref().map_or(0, |r| r.2);
     let old = {
         let mut eng = shared.engine().await;
         if eng.repl.master.as_ref().is_none_or(|m| m.generation != generation) {
@@ -348,7 +371,7 @@ async fn full_sync(
     // Freeing a big dataset takes a while: not under the lock.
     tokio::task::spawn_blocking(move || drop(old));
     tracing::info!("MASTER <-> REPLICA sync: Finished with success");
-    Ok(())
+    Ok(stream_db)
 }
 
 /// Applies the primary's stream until the link fails.
@@ -373,6 +396,9 @@ async fn stream_loop(
             pending: Arc::new(AtomicUsize::new(0)),
             unblocked: Arc::new(Notify::new()),
         };
+        // A db announced by the primary that this node does not have: 0 (a SELECT
+        // to it would fail the same way).
+        let db = if db < eng.dbs.len() { db } else { 0 };
         let id = eng.add_client(|id| {
             let mut c = Client::new(id, addr.clone(), laddr.clone(), -1, true, handle);
             c.flags.master = true;
@@ -406,9 +432,20 @@ async fn stream_loop(
     loop {
         tokio::select! {
             _ = &mut killed => return Err("The link to MASTER was closed".into()),
-            _ = ack.tick(), if acks => {
-                let offset = shared.engine().await.repl.offset;
-                link.send(&[b"REPLCONF", b"ACK", offset.to_string().as_bytes()]).await?;
+            _ = ack.tick() => {
+                // The read below restarts its timeout on every pass of this loop,
+                // so silence is measured here, from the last data received.
+                let (offset, silent) = {
+                    let eng = shared.engine().await;
+                    let last_io = eng.repl.master.as_ref().and_then(|m| m.last_io);
+                    (eng.repl.offset, last_io.is_some_and(|t| t.elapsed() > timeout))
+                };
+                if silent {
+                    return Err("MASTER timeout: no data nor PING received...".into());
+                }
+                if acks {
+                    link.send(&[b"REPLCONF", b"ACK", offset.to_string().as_bytes()]).await?;
+                }
             }
             r = link.fill(timeout) => {
                 r.map_err(|e| if e.starts_with("Timeout") { "MASTER timeout: no data nor PING received...".to_string() } else { e })?;

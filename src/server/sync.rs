@@ -115,6 +115,24 @@ async fn write(stream: &mut TcpStream, data: &[u8], killed: &mut Pin<&mut Notifi
     }
 }
 
+/// `write` of a snapshot chunk: a replica that takes none of it for `timeout` is
+/// dropped (it would hold back the other replicas of a shared snapshot).
+async fn write_chunk(
+    stream: &mut TcpStream,
+    data: &[u8],
+    killed: &mut Pin<&mut Notified<'_>>,
+    id: u64,
+    timeout: Duration,
+) -> bool {
+    match tokio::time::timeout(timeout, write(stream, data, killed)).await {
+        Ok(ok) => ok,
+        Err(_) => {
+            tracing::warn!("Disconnecting timedout replica (full sync): id={id}");
+            false
+        }
+    }
+}
+
 /// Starts the snapshot of a full sync for every replica waiting for one with the
 /// same framing as `req` (Redis shares one snapshot between the replicas that
 /// arrived within `repl-diskless-sync-delay`). Under the lock; false when another
@@ -123,9 +141,12 @@ fn start_sync(eng: &mut Engine, req: SyncRequest) -> bool {
     let Some(access) = eng.access.clone() else { return false };
     let Ok(mut snap) = eng.snapshot_begin() else { return false };
     let offset = eng.repl.offset;
+    // A replica's sub-replica continues in the db its primary's stream has selected
+    // (the forwarded stream repeats no SELECT); a primary selects anew.
+    let stream_db = eng.repl_position().map_or(0, |p| p.stream_db);
     eng.repl.seldb = -1;
     let replid = eng.repl.replid.clone();
-    snap.repl = Some(ReplPosition { stream_db: 0, replid: replid.clone(), offset });
+    snap.repl = Some(ReplPosition { stream_db, replid: replid.clone(), offset });
     let members: Vec<(u64, SyncRequest)> = eng
         .repl
         .sync_requests
@@ -209,13 +230,14 @@ pub async fn full_sync(
     stream: &mut TcpStream,
     killed: &mut Pin<&mut Notified<'_>>,
 ) -> Option<bool> {
-    let (req, delay) = {
+    let (req, delay, io_timeout) = {
         let eng = shared.engine().await;
         let req = match eng.repl.sync_requests.get(&id) {
             Some(r) => *r,
             None => eng.repl.sync_feeds.get(&id)?.req,
         };
-        (req, Duration::from_secs(eng.config.repl_diskless_sync_delay as u64))
+        let delay = Duration::from_secs(eng.config.repl_diskless_sync_delay as u64);
+        (req, delay, Duration::from_secs(eng.config.repl_timeout.max(1) as u64))
     };
     // Diskless: wait so that replicas arriving together share a snapshot, sending a
     // newline every second as Redis does. A replica that arrived later may be taken
@@ -229,7 +251,10 @@ pub async fn full_sync(
             if let Some(feed) = eng.repl.sync_feeds.remove(&id) {
                 break feed;
             }
-            if Instant::now() >= ready_at && start_sync(&mut eng, req) {
+            // `repl-diskless-sync-max-replicas` waiting: no need to wait longer.
+            let max = eng.config.repl_diskless_sync_max_replicas as usize;
+            let enough = || max > 0 && eng.repl.sync_requests.values().filter(|r| r.eof == req.eof).count() >= max;
+            if (Instant::now() >= ready_at || enough()) && start_sync(&mut eng, req) {
                 continue;
             }
         }
@@ -258,7 +283,7 @@ pub async fn full_sync(
         while let Some(chunk) = chunks.recv().await {
             sent += chunk.len();
             shared.events.repl_output_bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            if !write(stream, &chunk, killed).await {
+            if !write_chunk(stream, &chunk, killed, id, io_timeout).await {
                 tracing::warn!("Full sync to replica id={id} failed after {sent} bytes: its connection closed");
                 return None;
             }
@@ -296,7 +321,7 @@ pub async fn full_sync(
         while let Some(chunk) = chunks.recv().await {
             sent += chunk.len();
             shared.events.repl_output_bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            if !write(stream, &chunk, killed).await {
+            if !write_chunk(stream, &chunk, killed, id, io_timeout).await {
                 tracing::warn!("Full sync to replica id={id} failed after {sent} bytes: its connection closed");
                 return None;
             }
