@@ -437,6 +437,19 @@ fn replication_commands_answer_like_redis() {
             "REPLICAOF 127.0.0.1 -1",
             "WAIT 0 abc",
             "WAIT abc 0",
+            "FAILOVER",
+            "FAILOVER ABORT",
+            "FAILOVER TIMEOUT 0",
+            "FAILOVER TIMEOUT -5",
+            "FAILOVER TIMEOUT abc",
+            "FAILOVER TO 127.0.0.1 1234",
+            "FAILOVER TO h abc",
+            "FAILOVER FORCE",
+            "FAILOVER foo",
+            "FAILOVER ABORT TIMEOUT 10",
+            "FAILOVER TO h 1 TO h 2",
+            "FAILOVER TIMEOUT 100 FORCE",
+            "PSYNC abc 1 FAILOVER",
             "REPLCONF capa eof capa psync2 capa whatever",
             "REPLCONF nosuchoption 1",
             "REPLICAOF 127.0.0.1 70000",
@@ -947,4 +960,91 @@ fn a_stuck_replica_is_dropped_from_a_shared_full_sync_and_max_replicas_starts_it
     assert_eq!(digest(&mut p), digest(&mut r));
     assert!(primary.log().contains("Disconnecting timedout replica (full sync)"), "{}", primary.log());
     drop(stuck);
+}
+
+fn role_name(c: &mut redis::Connection) -> String {
+    repl_field(c, "role")
+}
+
+#[test]
+fn failover_hands_the_role_over_without_losing_a_write() {
+    let primary = Server::start(FAST);
+    let (a, b) = (Server::start(FAST), Server::start(&[]));
+    let (mut p, mut ca, mut cb) = (primary.conn(), a.conn(), b.conn());
+    write_mix(&mut p, "a");
+    attach(&mut ca, &primary);
+    attach(&mut cb, &primary);
+    write_mix(&mut p, "b");
+    let mut raw = primary.raw();
+    assert_eq!(c(&mut raw, &format!("FAILOVER TO 127.0.0.1 {} TIMEOUT 10000", a.port)), "+OK\r\n");
+    assert_eq!(c(&mut raw, "FAILOVER"), "-ERR FAILOVER already in progress.\r\n");
+    wait_for(SYNC, "the old primary to follow the target", || {
+        role_name(&mut p) == "slave" && repl_field(&mut p, "master_link_status") == "up"
+    });
+    assert_eq!(role_name(&mut ca), "master");
+    assert_eq!(repl_field(&mut p, "master_failover_state"), "no-failover");
+    assert_eq!(stat_of(&mut ca, "sync_partial_ok"), "1", "the old primary continued partially");
+    assert_eq!(c(&mut raw, "SET x 1"), "-READONLY You can't write against a read only replica.\r\n");
+    // The sibling follows the old primary, now a replica of the target.
+    write_mix(&mut ca, "c");
+    wait_for(SYNC, "the sibling's link", || repl_field(&mut cb, "master_link_status") == "up");
+    wait_caught_up(&mut ca, &mut p);
+    wait_caught_up(&mut ca, &mut cb);
+    assert_eq!(digest(&mut ca), digest(&mut p));
+    assert_eq!(digest(&mut ca), digest(&mut cb));
+}
+
+#[test]
+fn failover_gives_up_when_no_replica_catches_up_and_writes_resume() {
+    let primary = Server::start(FAST);
+    let a = Server::start(&[]);
+    let (mut p, mut ca) = (primary.conn(), a.conn());
+    attach(&mut ca, &primary);
+    let pid = a.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().expect("kill").success());
+    let mut raw = primary.raw();
+    assert_eq!(c(&mut raw, "SET k 1"), "+OK\r\n");
+    assert_eq!(c(&mut raw, "FAILOVER TIMEOUT 500"), "+OK\r\n");
+    assert_eq!(repl_field(&mut p, "master_failover_state"), "waiting-for-sync");
+    // A write waits for the outcome, and then runs on the primary it still is.
+    let mut writer = primary.raw();
+    writer.send(&resp(&[b"SET", b"k", b"2"]));
+    assert_eq!(writer.read_str(), "+OK\r\n");
+    assert_eq!(repl_field(&mut p, "master_failover_state"), "no-failover");
+    assert_eq!(role_name(&mut p), "master");
+    assert!(primary.log().contains("FAILOVER aborted: Replica never caught up before timeout"), "{}", primary.log());
+    assert_eq!(c(&mut raw, "FAILOVER TIMEOUT 60000"), "+OK\r\n");
+    assert_eq!(c(&mut raw, "FAILOVER ABORT"), "+OK\r\n");
+    assert_eq!(c(&mut raw, "SET k 3"), "+OK\r\n");
+    assert!(std::process::Command::new("kill").args(["-CONT", &pid]).status().expect("kill").success());
+    wait_caught_up(&mut p, &mut ca);
+    assert_eq!(digest(&mut p), digest(&mut ca));
+}
+
+#[test]
+fn failover_between_moonkv_and_redis_server_both_ways() {
+    let Some(rp) = Server::start_redis(FAST) else { return };
+    // redis-server hands its role to a moonkv replica.
+    let m = Server::start(FAST);
+    let (mut p, mut cm) = (rp.conn(), m.conn());
+    write_mix(&mut p, "a");
+    attach(&mut cm, &rp);
+    let _: () = q(&mut p, &["FAILOVER", "TO", "127.0.0.1", &m.port.to_string()]);
+    wait_for(SYNC, "redis-server to follow moonkv", || {
+        role_name(&mut p) == "slave" && repl_field(&mut p, "master_link_status") == "up"
+    });
+    assert_eq!(role_name(&mut cm), "master");
+    write_mix(&mut cm, "b");
+    wait_caught_up(&mut cm, &mut p);
+    assert_same(&dataset(&mut cm), &dataset(&mut p), "redis-server after failing over to moonkv");
+    assert_eq!(stat_of(&mut cm, "sync_partial_ok"), "1");
+    // And moonkv hands it back.
+    let _: () = q(&mut cm, &["FAILOVER"]);
+    wait_for(SYNC, "moonkv to follow redis-server", || {
+        role_name(&mut cm) == "slave" && repl_field(&mut cm, "master_link_status") == "up"
+    });
+    assert_eq!(role_name(&mut p), "master");
+    write_mix(&mut p, "c");
+    wait_caught_up(&mut p, &mut cm);
+    assert_same(&dataset(&mut p), &dataset(&mut cm), "moonkv after failing over to redis-server");
 }

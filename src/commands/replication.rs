@@ -21,6 +21,7 @@ pub fn commands() -> Vec<CommandSpec> {
         cmd("slaveof", 3, "admin noscript stale no_async_loading", "@admin @slow @dangerous", (0, 0, 0), "", "", Some(replicaof)),
         cmd("wait", 3, "noscript", "@slow @connection", (0, 0, 0), "", "request_policy:all_shards response_policy:agg_min", Some(wait)),
         cmd("role", 1, "noscript loading stale fast", "@admin @fast @dangerous", (0, 0, 0), "", "", Some(role)),
+        cmd("failover", -1, "admin noscript stale", "@admin @slow @dangerous", (0, 0, 0), "", "", Some(failover)),
     ]
 }
 
@@ -78,9 +79,82 @@ pub fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(Reply::ok())
 }
 
-/// PSYNC replid offset: continue from the backlog, or a full sync.
+/// PSYNC replid offset [FAILOVER]: continue from the backlog, or a full sync. With
+/// FAILOVER our primary hands its role to us: we promote ourselves first.
 pub fn psync(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if ctx.eng.repl.replicas.contains_key(&ctx.client.id) {
+        return Ok(Reply::NoReply);
+    }
+    if argv.len() > 3 && argv[3].eq_ignore_ascii_case(b"failover") {
+        if !ctx.eng.is_replica() {
+            return Err(err("ERR PSYNC FAILOVER can't be sent to a master."));
+        }
+        if !argv[1].eq_ignore_ascii_case(ctx.eng.repl.replid.as_bytes()) {
+            return Err(err("ERR PSYNC FAILOVER replid must match my replid."));
+        }
+        tracing::info!("Failover request received for replid {}.", ctx.eng.repl.replid);
+        ctx.eng.replicaof_no_one();
+        ctx.eng.config.replicaof = None;
+    }
+    if ctx.eng.repl.failover.is_some() {
+        return Err(err("NOMASTERLINK Can't SYNC while failing over"));
+    }
     start_sync(ctx, Some((&argv[1], &argv[2])))
+}
+
+/// FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms] (spec §8.4).
+pub fn failover(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if argv.len() == 2 && argv[1].eq_ignore_ascii_case(b"abort") {
+        if ctx.eng.repl.failover.is_none() {
+            return Err(err("ERR No failover in progress."));
+        }
+        ctx.eng.failover_abort("Failover manually aborted");
+        return Ok(Reply::ok());
+    }
+    let (mut timeout, mut force, mut target) = (0i64, false, None);
+    let mut j = 1;
+    while j < argv.len() {
+        let a = &argv[j];
+        if a.eq_ignore_ascii_case(b"timeout") && j + 1 < argv.len() && timeout == 0 {
+            timeout = parse_i64(&argv[j + 1]).ok_or(CommandError::NotInteger)?;
+            if timeout <= 0 {
+                return Err(err("ERR FAILOVER timeout must be greater than 0"));
+            }
+            j += 2;
+        } else if a.eq_ignore_ascii_case(b"to") && j + 2 < argv.len() && target.is_none() {
+            let port = parse_i64(&argv[j + 2]).ok_or(CommandError::NotInteger)?;
+            target = Some((String::from_utf8_lossy(&argv[j + 1]).into_owned(), port));
+            j += 3;
+        } else if a.eq_ignore_ascii_case(b"force") && !force {
+            force = true;
+            j += 1;
+        } else {
+            return Err(CommandError::Syntax);
+        }
+    }
+    let eng = &mut *ctx.eng;
+    if eng.repl.failover.is_some() {
+        return Err(err("ERR FAILOVER already in progress."));
+    }
+    if eng.is_replica() {
+        return Err(err("ERR FAILOVER is not valid when server is a replica."));
+    }
+    if eng.repl.replicas.is_empty() {
+        return Err(err("ERR FAILOVER requires connected replicas."));
+    }
+    if force && (timeout == 0 || target.is_none()) {
+        return Err(err("ERR FAILOVER with force option requires both a timeout and target HOST and IP."));
+    }
+    if let Some((host, port)) = &target {
+        let Some(id) = eng.repl_find_replica(host, *port) else {
+            return Err(err("ERR FAILOVER target HOST and PORT is not a replica."));
+        };
+        if eng.repl.replicas.get(&id).is_none_or(|r| r.state != ReplicaState::Online) {
+            return Err(err("ERR FAILOVER target replica is not online."));
+        }
+    }
+    eng.failover_start(target, force, timeout);
+    Ok(Reply::ok())
 }
 
 /// SYNC: the pre-PSYNC full sync (no `+FULLRESYNC` line).
@@ -92,6 +166,9 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(&Bytes, &Bytes)>) -> CmdResult {
     let id = ctx.client.id;
     if ctx.eng.repl.replicas.contains_key(&id) {
         return Ok(Reply::NoReply);
+    }
+    if ctx.eng.repl.failover.is_some() {
+        return Err(err("NOMASTERLINK Can't SYNC while failing over"));
     }
     if ctx.eng.repl.master.as_ref().is_some_and(|m| m.state != LinkState::Connected) {
         return Err(err("NOMASTERLINK Can't SYNC while not connected with my master"));
@@ -155,6 +232,9 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(&Bytes, &Bytes)>) -> CmdResult {
 
 /// REPLICAOF host port | REPLICAOF NO ONE (SLAVEOF is the same command).
 pub fn replicaof(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if ctx.eng.repl.failover.is_some() {
+        return Err(err("ERR REPLICAOF not allowed while failing over."));
+    }
     if ctx.client.flags.master || ctx.eng.repl.replicas.contains_key(&ctx.client.id) {
         return Err(err("ERR Command is not valid when client is a replica."));
     }
@@ -302,7 +382,10 @@ pub fn info_replication(eng: &Engine) -> String {
             r.ack_off
         );
     }
-    f!("master_failover_state:no-failover");
+    f!(
+        "master_failover_state:{}",
+        eng.repl.failover.as_ref().map_or(crate::repl::failover::NO_FAILOVER, |f| f.state.name())
+    );
     f!("master_replid:{}", repl.replid);
     f!("master_replid2:{}", repl.replid2);
     f!("master_repl_offset:{}", repl.offset);

@@ -604,13 +604,17 @@ impl Engine {
 
     /// The CLIENT PAUSE in force, if any; an elapsed pause is ended here.
     pub fn current_pause(&mut self) -> Option<Pause> {
-        let p = self.pause?;
-        if Instant::now() >= p.until {
+        let mut client = self.pause;
+        if client.is_some_and(|p| Instant::now() >= p.until) {
             self.pause = None;
             self.events.unpause.notify_waiters();
-            return None;
+            client = None;
         }
-        Some(p)
+        // A FAILOVER pauses writes until it ends (its end wakes the paused clients).
+        if self.failover_pauses_writes() && !client.is_some_and(|p| p.all) {
+            return Some(Pause { until: Instant::now() + std::time::Duration::from_secs(3600), all: false });
+        }
+        client
     }
 
     /// Registers a new client and returns its id.

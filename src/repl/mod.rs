@@ -10,6 +10,7 @@
 //! bound.
 
 pub mod backlog;
+pub mod failover;
 pub mod replica;
 
 use crate::engine::Engine;
@@ -117,6 +118,8 @@ pub struct Repl {
     pub master_client: Option<u64>,
     /// Since when a primary with a backlog has had no replica (`repl-backlog-ttl`).
     pub no_replicas_since: Option<Instant>,
+    /// A FAILOVER in progress.
+    pub failover: Option<failover::Failover>,
 }
 
 impl Repl {
@@ -136,6 +139,7 @@ impl Repl {
             master: None,
             master_client: None,
             no_replicas_since: None,
+            failover: None,
         }
     }
 
@@ -301,7 +305,9 @@ impl Engine {
         let period = std::time::Duration::from_secs(self.config.repl_ping_replica_period.max(1) as u64);
         // A replica's own replicas get its primary's pings, forwarded: one of its
         // own would put its offsets out of step with the primary's.
-        if self.repl.last_ping.elapsed() >= period && self.pause.is_none() && !self.is_replica() {
+        // Nor while a FAILOVER with a timeout waits: the offset must hold still.
+        let timed_failover = self.repl.failover.as_ref().is_some_and(|f| f.deadline.is_some());
+        if self.repl.last_ping.elapsed() >= period && self.pause.is_none() && !self.is_replica() && !timed_failover {
             self.repl.last_ping = Instant::now();
             self.repl_feed_plain(&[b"ping"]);
         }

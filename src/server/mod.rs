@@ -255,6 +255,7 @@ async fn cron(shared: Arc<Shared>) {
         eng.rehash_slice(Duration::from_millis(1));
         eng.persist_cron();
         eng.repl_cron();
+        eng.failover_cron();
         let repl_out = eng.events.repl_output_bytes.load(std::sync::atomic::Ordering::Relaxed);
         eng.stats.sample(crate::util::now_ms(), repl_out);
         if last_second.elapsed() >= Duration::from_secs(1) {

@@ -46,6 +46,11 @@ async fn run(shared: Arc<Shared>, generation: u64) {
     while current(&shared, generation).await {
         if let Err(e) = attempt(&shared, generation).await {
             tracing::warn!("{e}");
+            // A FAILOVER whose target could not be reached: this node stays primary.
+            let mut eng = shared.engine().await;
+            if eng.repl.failover.is_some() {
+                eng.failover_abort("Failover target handshake failed");
+            }
         }
         let Some(was_up) = link_down(&mut *shared.engine().await, generation) else { return };
         // A link that was up reconnects at once (the backlog may not wait, as Redis
@@ -171,7 +176,13 @@ async fn attempt(shared: &Arc<Shared>, generation: u64) -> Result<(), Failure> {
     }
     link.send(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]).await?;
     link.line(SYNC_IO).await?;
+    // A FAILOVER hands the role over: the target promotes itself on this PSYNC.
+    let failover = shared.engine().await.repl.failover.is_some();
     match &cached {
+        Some((replid, offset, _)) if failover => {
+            tracing::info!("Trying a partial resynchronization with failover (request {replid}:{}).", offset + 1);
+            link.send(&[b"PSYNC", replid.as_bytes(), (offset + 1).to_string().as_bytes(), b"FAILOVER"]).await?;
+        }
         Some((replid, offset, _)) => {
             tracing::info!("Trying a partial resynchronization (request {replid}:{}).", offset + 1);
             link.send(&[b"PSYNC", replid.as_bytes(), (offset + 1).to_string().as_bytes()]).await?;
@@ -187,6 +198,15 @@ async fn attempt(shared: &Arc<Shared>, generation: u64) -> Result<(), Failure> {
             break String::from_utf8_lossy(&line).into_owned();
         }
     };
+    if failover {
+        let mut eng = shared.engine().await;
+        if reply.starts_with("+FULLRESYNC") || reply.starts_with("+CONTINUE") {
+            eng.failover_done();
+        } else {
+            eng.failover_abort("Failover target rejected psync request");
+            return Err(format!("Failover target rejected PSYNC: {reply}"));
+        }
+    }
     let db = if let Some(rest) = reply.strip_prefix("+FULLRESYNC") {
         let (replid, offset) = match rest.trim().split_once(' ') {
             Some((id, off)) if id.len() == 40 => (id.to_string(), off.trim().parse().unwrap_or(0)),
