@@ -1048,3 +1048,20 @@ fn failover_between_moonkv_and_redis_server_both_ways() {
     wait_caught_up(&mut p, &mut cm);
     assert_same(&dataset(&mut p), &dataset(&mut cm), "moonkv after failing over to redis-server");
 }
+
+#[test]
+fn becoming_a_replica_unblocks_blocked_clients() {
+    let node = Server::start(&[]);
+    let mut blocked = node.raw();
+    blocked.send(&resp(&[b"BLPOP", b"list", b"0"]));
+    let mut r = node.conn();
+    wait_for(SYNC, "the client to block", || {
+        field(&info_of(&mut r, "clients"), "blocked_clients").as_deref() == Some("1")
+    });
+    let closed = free_port().to_string();
+    let _: () = q(&mut r, &["REPLICAOF", "127.0.0.1", &closed]);
+    assert_eq!(
+        blocked.read_str(),
+        "-UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)\r\n"
+    );
+}

@@ -134,6 +134,12 @@ impl Engine {
         if let Some(id) = self.repl.master_client.take() {
             self.kill_client(id);
         }
+        // Blocked clients waited on a dataset this node no longer owns.
+        let blocked: Vec<u64> = self.clients.values().filter(|c| c.blocked.is_some()).map(|c| c.id).collect();
+        for id in blocked {
+            let text = "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)";
+            self.unblock_with(id, Some(crate::protocol::Reply::Error(text.into())));
+        }
         tracing::info!("Connecting to MASTER {host}:{port}");
         self.repl.master = Some(MasterLink {
             host,
