@@ -71,15 +71,24 @@ fn write_mix(c: &mut redis::Connection, tag: &str) {
     p.query::<()>(c).expect("write mix");
 }
 
-#[test]
-fn full_sync_then_stream_then_partial_resync_after_a_dropped_link() {
+/// A moonkv primary and its replica, in sync: `write_mix(before)` goes through
+/// the full sync, each of `after` through the stream.
+fn synced_pair(before: &str, after: &[&str]) -> (Server, Server, redis::Connection, redis::Connection) {
     let primary = Server::start(FAST);
     let replica = Server::start(&[]);
     let (mut p, mut r) = (primary.conn(), replica.conn());
-    write_mix(&mut p, "before");
+    write_mix(&mut p, before);
     attach(&mut r, &primary);
-    write_mix(&mut p, "after");
+    for tag in after {
+        write_mix(&mut p, tag);
+    }
     wait_caught_up(&mut p, &mut r);
+    (primary, replica, p, r)
+}
+
+#[test]
+fn full_sync_then_stream_then_partial_resync_after_a_dropped_link() {
+    let (_primary, replica, mut p, mut r) = synced_pair("before", &["after"]);
     assert_eq!(digest(&mut p), digest(&mut r), "digests after full sync + stream");
     assert_eq!(q::<i64>(&mut p, &["DBSIZE"]), q::<i64>(&mut r, &["DBSIZE"]));
     let full = field(&info_of(&mut p, "stats"), "sync_full").unwrap_or_default();
@@ -282,12 +291,7 @@ fn a_replica_over_the_soft_limit_for_its_seconds_is_disconnected() {
 
 #[test]
 fn a_restarted_replica_continues_partially() {
-    let primary = Server::start(FAST);
-    let mut replica = Server::start(&[]);
-    let (mut p, mut r) = (primary.conn(), replica.conn());
-    write_mix(&mut p, "a");
-    attach(&mut r, &primary);
-    wait_caught_up(&mut p, &mut r);
+    let (primary, mut replica, mut p, _r) = synced_pair("a", &[]);
     let mut raw = replica.raw();
     raw.send(b"SHUTDOWN SAVE\r\n");
     wait_for(SYNC, "the replica to save and exit", || !replica.alive());
@@ -687,13 +691,7 @@ fn write_refusals_reach_exec_and_scripts_like_redis() {
 
 #[test]
 fn a_restarted_primary_lets_its_replica_continue_partially() {
-    let primary = Server::start(FAST);
-    let replica = Server::start(&[]);
-    let (mut p, mut r) = (primary.conn(), replica.conn());
-    write_mix(&mut p, "a");
-    attach(&mut r, &primary);
-    write_mix(&mut p, "b");
-    wait_caught_up(&mut p, &mut r);
+    let (primary, _replica, mut p, mut r) = synced_pair("a", &["b"]);
     let offset = repl_field(&mut p, "master_repl_offset");
     let old_id = repl_field(&mut p, "master_replid");
     let mut raw = primary.raw();
@@ -744,12 +742,7 @@ fn the_backlog_follows_its_size_and_is_freed_after_its_ttl_without_replicas() {
 
 #[test]
 fn info_counts_replication_traffic() {
-    let primary = Server::start(FAST);
-    let replica = Server::start(&[]);
-    let (mut p, mut r) = (primary.conn(), replica.conn());
-    write_mix(&mut p, "a");
-    attach(&mut r, &primary);
-    wait_caught_up(&mut p, &mut r);
+    let (_primary, _replica, mut p, mut r) = synced_pair("a", &[]);
     let stat = |c: &mut redis::Connection, name: &str| -> f64 {
         field(&info_of(c, "stats"), name).and_then(|v| v.parse().ok()).unwrap_or(-1.0)
     };

@@ -107,6 +107,34 @@ fn read_chunks(file: Arc<SyncFile>) -> mpsc::Receiver<Bytes> {
     rx
 }
 
+/// Writes the snapshot's chunks to replica `id` as they come, logging progress
+/// every second. The bytes sent, or None when the replica is gone.
+async fn send_chunks(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    chunks: &mut mpsc::Receiver<Bytes>,
+    killed: &mut Pin<&mut Notified<'_>>,
+    id: u64,
+    io_timeout: Duration,
+) -> Option<usize> {
+    let started = Instant::now();
+    let mut last_log = Instant::now();
+    let mut sent = 0usize;
+    while let Some(chunk) = chunks.recv().await {
+        sent += chunk.len();
+        shared.events.repl_output_bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        if !write_chunk(stream, &chunk, killed, id, io_timeout).await {
+            tracing::warn!("Full sync to replica id={id} failed after {sent} bytes");
+            return None;
+        }
+        if last_log.elapsed() >= Duration::from_secs(1) {
+            last_log = Instant::now();
+            tracing::info!("Full sync to replica id={id}: {sent} bytes sent in {} ms", started.elapsed().as_millis());
+        }
+    }
+    Some(sent)
+}
+
 /// Writes `data` unless the connection is killed meanwhile; false on failure.
 async fn write(stream: &mut TcpStream, data: &[u8], killed: &mut Pin<&mut Notified<'_>>) -> bool {
     tokio::select! {
@@ -274,27 +302,11 @@ pub async fn full_sync(
         return None;
     }
     let started = Instant::now();
-    let mut sent = 0usize;
-    if let Some(chunks) = feed.chunks.as_mut() {
+    let sent = if let Some(chunks) = feed.chunks.as_mut() {
         if !write(stream, format!("$EOF:{}\r\n", feed.mark).as_bytes(), killed).await {
             return None;
         }
-        let mut last_log = Instant::now();
-        while let Some(chunk) = chunks.recv().await {
-            sent += chunk.len();
-            shared.events.repl_output_bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            if !write_chunk(stream, &chunk, killed, id, io_timeout).await {
-                tracing::warn!("Full sync to replica id={id} failed after {sent} bytes: its connection closed");
-                return None;
-            }
-            if last_log.elapsed() >= Duration::from_secs(1) {
-                last_log = Instant::now();
-                tracing::info!(
-                    "Full sync to replica id={id}: {sent} bytes sent in {} ms",
-                    started.elapsed().as_millis()
-                );
-            }
-        }
+        send_chunks(shared, stream, chunks, killed, id, io_timeout).await?
     } else {
         // The file is complete once the snapshot succeeded; newlines keep the
         // replica's link alive meanwhile.
@@ -316,24 +328,12 @@ pub async fn full_sync(
         if !write(stream, format!("${len}\r\n").as_bytes(), killed).await {
             return None;
         }
-        let mut chunks = read_chunks(file);
-        let mut last_log = Instant::now();
-        while let Some(chunk) = chunks.recv().await {
-            sent += chunk.len();
-            shared.events.repl_output_bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-            if !write_chunk(stream, &chunk, killed, id, io_timeout).await {
-                tracing::warn!("Full sync to replica id={id} failed after {sent} bytes: its connection closed");
-                return None;
-            }
-            if last_log.elapsed() >= Duration::from_secs(1) {
-                last_log = Instant::now();
-                tracing::info!("Full sync to replica id={id}: {sent} of {len} bytes sent");
-            }
-        }
+        let sent = send_chunks(shared, stream, &mut read_chunks(file), killed, id, io_timeout).await?;
         if sent as u64 != len {
             return None;
         }
-    }
+        sent
+    };
     // Only a snapshot written completely counts.
     let outcome = feed.outcome.wait_for(|o| o.is_some()).await.map(|o| *o);
     if !matches!(outcome, Ok(Some(true))) {
