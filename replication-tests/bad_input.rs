@@ -482,3 +482,79 @@ fn a_silent_primary_times_out_and_a_loading_replica_sends_newlines() {
     assert!(replica.log().contains("MASTER timeout: no data nor PING received"), "{}", replica.log());
     assert!(replica.log().contains("Reconnecting to MASTER"), "{}", replica.log());
 }
+
+#[test]
+fn the_replica_offset_moves_by_whole_transactions_and_getack_reports_the_offset_before_it() {
+    let (good, _) = valid_payload();
+    let replica = Server::start(&[]);
+    let mut r = replica.conn();
+    let fake = FakePrimary::new();
+    replicaof(&mut r, &fake.port());
+    let mut link = fake.accept();
+    link.counted_payload(&good);
+    assert_eq!(link.command(), ["REPLCONF", "ACK", "0"]);
+    let open = [resp(&[b"MULTI"]), resp(&[b"SET", b"in-multi", b"1"])].concat();
+    link.send(&open);
+    // Read, but not applied: the offset waits for EXEC.
+    wait_for(SYNC, "the open transaction to be read", || {
+        repl_field(&mut r, "slave_read_repl_offset") == open.len().to_string()
+    });
+    assert_eq!(repl_field(&mut r, "slave_repl_offset"), "0");
+    let exec = resp(&[b"EXEC"]);
+    link.send(&exec);
+    let applied = open.len() + exec.len();
+    wait_for(SYNC, "the transaction to be applied", || repl_field(&mut r, "slave_repl_offset") == applied.to_string());
+    // GETACK: the answer is the offset before the GETACK itself; the
+    // once-a-second ACK afterwards includes it.
+    let getack = resp(&[b"REPLCONF", b"GETACK", b"*"]);
+    link.send(&getack);
+    let mut acks = Vec::new();
+    wait_for(SYNC, "an ACK that includes the GETACK", || {
+        let ack = link.command();
+        acks.push(ack[2].clone());
+        ack[2] == (applied + getack.len()).to_string()
+    });
+    assert!(acks.contains(&applied.to_string()), "the GETACK was answered with the offset before it: {acks:?}");
+}
+
+#[test]
+fn after_an_eof_transfer_the_stream_waits_for_the_first_ack() {
+    let primary = Server::start(FAST);
+    let mut p = primary.conn();
+    let mut raw = primary.raw();
+    assert_eq!(c(&mut raw, "REPLCONF capa eof capa psync2"), "+OK\r\n");
+    raw.send(&resp(&[b"PSYNC", b"?", b"-1"]));
+    let mut header = String::new();
+    wait_for(SYNC, "the payload header", || {
+        header.clear();
+        raw.reader.read_line(&mut header).expect("line");
+        header.starts_with("$EOF:")
+    });
+    let mark = header.trim_end().trim_start_matches("$EOF:").as_bytes().to_vec();
+    let mut payload = Vec::new();
+    wait_for(SYNC, "the end mark", || {
+        // Byte by byte: nothing after the mark may be consumed here.
+        while !payload.ends_with(&mark) {
+            let mut byte = [0u8; 1];
+            raw.reader.read_exact(&mut byte).expect("payload");
+            payload.push(byte[0]);
+        }
+        true
+    });
+    let _: () = q(&mut p, &["SET", "after", "1"]);
+    // Nothing follows the mark until the replica acknowledges ...
+    raw.stream.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
+    let mut byte = [0u8; 1];
+    assert!(raw.reader.read(&mut byte).is_err(), "stream bytes before the first ACK: {:?}", byte[0] as char);
+    raw.stream.set_read_timeout(Some(SYNC)).expect("timeout");
+    // ...which may carry a FACK as 7.2 replicas send.
+    raw.send(&resp(&[b"REPLCONF", b"ACK", b"0", b"FACK", b"0"]));
+    let mut stream = String::new();
+    wait_for(SYNC, "the stream after the ACK", || {
+        let mut line = String::new();
+        raw.reader.read_line(&mut line).expect("stream");
+        stream.push_str(&line);
+        stream.contains("after")
+    });
+    assert!(stream.starts_with("*2\r\n$6\r\nSELECT\r\n"), "{stream:?}");
+}

@@ -378,7 +378,7 @@ pub fn info_replication(eng: &Engine) -> String {
             "slave{i}:ip={},port={},state={},offset={},lag={lag}",
             replica_ip(eng, *id, r),
             r.port,
-            r.state.name(),
+            r.state_name(),
             r.ack_off
         );
     }

@@ -47,8 +47,7 @@ impl ReplicaState {
 pub struct ReplicaInfo {
     /// `REPLCONF ip-address`, else the peer's address.
     pub ip: Option<String>,
-    /// `REPLCONF listening-port`.
-    /// As announced (REPLCONF listening-port takes any integer, as Redis does).
+    /// `REPLCONF listening-port`, as announced (any integer, as Redis takes it).
     pub port: i64,
     pub capa_eof: bool,
     pub capa_psync2: bool,
@@ -60,6 +59,19 @@ pub struct ReplicaInfo {
     pub old_protocol: bool,
     /// Since when its pending output has been over the soft limit.
     pub over_soft_since: Option<Instant>,
+    /// A disk-backed full sync is sending this replica its file (INFO `send_bulk`;
+    /// before that, and for the whole of a diskless transfer, `wait_bgsave`).
+    pub sending_file: bool,
+}
+
+impl ReplicaInfo {
+    /// INFO replication's `state=` as Redis 7.0 names it.
+    pub fn state_name(&self) -> &'static str {
+        match self.state {
+            ReplicaState::SendBulk if !self.sending_file => ReplicaState::WaitBgsave.name(),
+            state => state.name(),
+        }
+    }
 }
 
 impl Default for ReplicaInfo {
@@ -74,6 +86,7 @@ impl Default for ReplicaInfo {
             ack_time: Instant::now(),
             old_protocol: false,
             over_soft_since: None,
+            sending_file: false,
         }
     }
 }
@@ -307,7 +320,7 @@ impl Engine {
         // own would put its offsets out of step with the primary's.
         // Nor while a FAILOVER with a timeout waits: the offset must hold still.
         let timed_failover = self.repl.failover.as_ref().is_some_and(|f| f.deadline.is_some());
-        if self.repl.last_ping.elapsed() >= period && self.pause.is_none() && !self.is_replica() && !timed_failover {
+        if self.repl.last_ping.elapsed() >= period && !self.is_replica() && !timed_failover {
             self.repl.last_ping = Instant::now();
             self.repl_feed_plain(&[b"ping"]);
         }

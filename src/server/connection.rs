@@ -333,6 +333,14 @@ impl Conn {
                 return false;
             }
             if self.pending.is_empty() && framing_error.is_none() {
+                if self.replica {
+                    // Newlines a loading replica sends: it is alive (Redis refreshes
+                    // its ACK time on an empty inline command).
+                    let mut eng = self.shared.engine().await;
+                    if let Some(r) = eng.repl.replicas.get_mut(&self.id) {
+                        r.ack_time = std::time::Instant::now();
+                    }
+                }
                 return true;
             }
             let mut after = self.run_batch(wbuf, rbuf.len(), rbuf.capacity() - rbuf.len());

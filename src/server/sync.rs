@@ -325,6 +325,9 @@ pub async fn full_sync(
         }
         let file = feed.file.clone()?;
         let len = std::fs::metadata(&file.path).ok()?.len();
+        if let Some(r) = shared.engine().await.repl.replicas.get_mut(&id) {
+            r.sending_file = true;
+        }
         if !write(stream, format!("${len}\r\n").as_bytes(), killed).await {
             return None;
         }
