@@ -2,13 +2,14 @@
 #
 #   make run     build release and start a primary on configs/moonkv.conf
 #   make test    install missing Debian packages, lint, run every test
+#   make soak    the randomized replication soak for SOAK_SECS (default 600) seconds
 #   make bench   redis-benchmark against moonkv and redis-server side by side
 
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 REDIS_PKGS := redis-server redis-tools redis-sentinel
 
-.PHONY: all build run deps lint test bench clean
+.PHONY: all build run deps lint test soak bench clean
 
 all: build
 
@@ -38,6 +39,10 @@ lint:
 
 test: deps lint
 	$(CARGO) test --release -- --test-threads=2
+
+SOAK_SECS ?= 600
+soak: deps
+	SOAK_SECS=$(SOAK_SECS) $(CARGO) test --release --test replication soak -- --nocapture
 
 bench: deps build
 	./scripts/bench.sh

@@ -196,6 +196,9 @@ fn moonkv_follows_a_real_redis_primary() {
     let (mut p, mut r) = (redis.conn(), replica.conn());
     write_mix(&mut p, "before");
     let _: () = q(&mut p, &["DEBUG", "POPULATE", "2000"]);
+    // Long repetitive values: redis-server compresses them with LZF in the payload.
+    let _: () = q(&mut p, &["SET", "lzf", &"abcdefgh".repeat(500)]);
+    let _: () = q(&mut p, &["RPUSH", "lzf-list", &"x".repeat(3000), &"y".repeat(3000)]);
     attach(&mut r, &redis);
     write_mix(&mut p, "after");
     wait_caught_up(&mut p, &mut r);
