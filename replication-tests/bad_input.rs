@@ -338,7 +338,7 @@ fn replicaof_itself_or_a_closed_port_keeps_serving_and_retrying() {
     });
     assert_eq!(digest(&mut r), before);
     assert_eq!(repl_field(&mut r, "master_link_status"), "down");
-    let closed = free_port().to_string();
+    let closed = CLOSED_PORT.to_string();
     replicaof(&mut r, &closed);
     wait_for(SYNC, "a second failed connection", || {
         replica.log().matches("Error condition on socket for SYNC").count() >= 2

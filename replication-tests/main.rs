@@ -12,6 +12,10 @@ mod bad_input;
 
 const SYNC: Duration = Duration::from_secs(30);
 
+/// A port nothing listens on. (A free port picked at random could be taken by a
+/// server another test starts meanwhile.)
+const CLOSED_PORT: u16 = 1;
+
 /// Primaries start a full sync at once (the default waits 5 s for more replicas).
 const FAST: &[&str] = &["--repl-diskless-sync-delay", "0"];
 
@@ -537,7 +541,7 @@ fn full_sync_without_diskless_uses_the_counted_framing() {
 #[test]
 fn a_replica_without_its_primary_reports_it() {
     // Nothing listens on this port: the link never comes up.
-    let closed = free_port().to_string();
+    let closed = CLOSED_PORT.to_string();
     let replica = Server::start(&["--replica-serve-stale-data", "no", "--replicaof", "127.0.0.1", &closed]);
     let mut r = replica.conn();
     let mut raw = replica.raw();
@@ -1054,10 +1058,61 @@ fn becoming_a_replica_unblocks_blocked_clients() {
     wait_for(SYNC, "the client to block", || {
         field(&info_of(&mut r, "clients"), "blocked_clients").as_deref() == Some("1")
     });
-    let closed = free_port().to_string();
+    let closed = CLOSED_PORT.to_string();
     let _: () = q(&mut r, &["REPLICAOF", "127.0.0.1", &closed]);
     assert_eq!(
         blocked.read_str(),
         "-UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)\r\n"
     );
+}
+
+/// SHA1 of a script body, as SCRIPT LOAD answers it.
+fn script_load(c: &mut redis::Connection, body: &str) -> String {
+    q(c, &["SCRIPT", "LOAD", body])
+}
+
+fn script_exists(c: &mut redis::Connection, sha: &str) -> bool {
+    let v: Vec<i64> = q(c, &["SCRIPT", "EXISTS", sha]);
+    v == [1]
+}
+
+#[test]
+fn every_script_the_primary_ran_or_loaded_survives_a_promotion() {
+    let Some(redis_replica) = Server::start_redis(&[]) else { return };
+    let primary = Server::start(FAST);
+    let replica = Server::start(&[]);
+    let (mut p, mut r, mut rr) = (primary.conn(), replica.conn(), redis_replica.conn());
+    // Loaded before the replicas joined: the snapshot carries it to moonkv.
+    let early = script_load(&mut p, "return 'early'");
+    attach(&mut r, &primary);
+    attach(&mut rr, &primary);
+    // A read-only EVAL, an EVALSHA whose first run writes nothing, a SCRIPT LOAD.
+    let _: Option<String> = q(&mut p, &["EVAL", "return redis.call('get', KEYS[1])", "1", "k"]);
+    let reads = script_load(&mut p, "return redis.call('get', KEYS[1])");
+    let writes_later = script_load(&mut p, "if ARGV[1] == 'w' then redis.call('incr', KEYS[1]) end return 1");
+    let _: i64 = q(&mut p, &["EVALSHA", &writes_later, "1", "n", "r"]);
+    let _: i64 = q(&mut p, &["EVALSHA", &writes_later, "1", "n", "w"]);
+    let loaded = script_load(&mut p, "return 'loaded'");
+    wait_caught_up(&mut p, &mut r);
+    wait_caught_up(&mut p, &mut rr);
+    for sha in [&early, &reads, &writes_later, &loaded] {
+        assert!(script_exists(&mut r, sha), "moonkv replica knows {sha}");
+    }
+    for sha in [&reads, &writes_later, &loaded] {
+        assert!(script_exists(&mut rr, sha), "redis-server replica knows {sha}");
+    }
+    assert_eq!(digest(&mut p), digest(&mut r));
+    let stats = info_of(&mut p, "stats");
+    assert_eq!(field(&stats, "repl_script_cache_resets").as_deref(), Some("2"), "two full syncs: {stats}");
+    assert_eq!(field(&stats, "repl_script_cache_size").as_deref(), Some("3"), "{stats}");
+    // SCRIPT FLUSH reaches the replicas; scripts run again are sent again.
+    let _: () = q(&mut p, &["SCRIPT", "FLUSH"]);
+    let _: i64 = q(&mut p, &["EVAL", "if ARGV[1] == 'w' then redis.call('incr', KEYS[1]) end return 1", "1", "n", "r"]);
+    wait_caught_up(&mut p, &mut r);
+    assert!(!script_exists(&mut r, &loaded), "flushed on the replica too");
+    assert!(script_exists(&mut r, &writes_later), "known again");
+    // The replica, promoted, answers EVALSHA for what the old primary had.
+    let _: () = q(&mut r, &["REPLICAOF", "NO", "ONE"]);
+    let v: i64 = q(&mut r, &["EVALSHA", &writes_later, "1", "n", "w"]);
+    assert_eq!(v, 1);
 }

@@ -62,8 +62,18 @@ fn eval_generic(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, read_only: bool) ->
             _ => return Err(noscript()),
         }
     } else {
-        ctx.eng.scripting.create(&argv[1], true)?
+        // Scripts from the primary are never evicted on a replica: a promoted
+        // replica must run every script its primary could.
+        let evictable = !ctx.client.flags.master;
+        ctx.eng.scripting.create(&argv[1], evictable)?
     };
+    for evicted in std::mem::take(&mut ctx.eng.scripting.evicted_recent) {
+        ctx.eng.repl.script_cache.remove(&evicted);
+    }
+    if let Some(body) = ctx.eng.scripting.body(&sha).cloned() {
+        let db = ctx.client.db;
+        ctx.eng.repl_script_seen(db, &sha, &body);
+    }
     scripting::run_script(ctx, Invocation { sha: &sha, keys, args, read_only_command: read_only })
 }
 
@@ -90,6 +100,11 @@ pub fn evalsha_ro(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// SCRIPT LOAD script
 pub fn script_load(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let sha = ctx.eng.scripting.create(&argv[2], false)?;
+    // Propagated, so replicas hold every script (Redis ≤ 6.2 did the same).
+    if ctx.eng.repl_originates() {
+        ctx.propagate(argv.to_vec());
+        ctx.eng.repl.script_cache.insert(sha.clone());
+    }
     Ok(Reply::bulk(sha))
 }
 
@@ -108,6 +123,10 @@ pub fn script_flush(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         Some(_) => return Err(CommandError::err("SCRIPT FLUSH only support SYNC|ASYNC option")),
     };
     ctx.eng.scripting.flush(background);
+    if ctx.eng.repl_originates() {
+        ctx.propagate(argv.to_vec());
+        ctx.eng.repl.script_cache.clear();
+    }
     Ok(Reply::ok())
 }
 

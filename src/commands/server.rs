@@ -407,6 +407,9 @@ pub fn info_section(ctx: &mut Ctx, name: &str) -> String {
             f!("evicted_keys:{}", st.evicted_keys);
             f!("evicted_clients:0");
             f!("evicted_scripts:{}", eng.scripting.evicted);
+            // moonkv's own: the replication script cache (DESIGN.md "Script propagation").
+            f!("repl_script_cache_size:{}", eng.repl.script_cache.len());
+            f!("repl_script_cache_resets:{}", eng.repl.script_cache_resets);
             f!("total_eviction_exceeded_time:0");
             f!("current_eviction_exceeded_time:0");
             f!("keyspace_hits:{}", st.keyspace_hits);

@@ -133,6 +133,12 @@ pub struct Repl {
     pub no_replicas_since: Option<Instant>,
     /// A FAILOVER in progress.
     pub failover: Option<failover::Failover>,
+    /// The replication script cache (Redis ≤ 6.2's `repl_scriptcache_dict`): shas
+    /// whose body reached the stream since the last full sync, so every replica
+    /// holds them (DESIGN.md "Script propagation").
+    pub script_cache: std::collections::HashSet<String>,
+    /// Times the script cache was reset (a replica full-synced).
+    pub script_cache_resets: u64,
 }
 
 impl Repl {
@@ -153,6 +159,8 @@ impl Repl {
             master_client: None,
             no_replicas_since: None,
             failover: None,
+            script_cache: Default::default(),
+            script_cache_resets: 0,
         }
     }
 
@@ -191,6 +199,30 @@ impl Engine {
         }
         self.repl.backlog = Some(Backlog::new(self.repl.offset + 1, self.config.repl_backlog_size as usize));
         self.propagating = true;
+    }
+
+    /// The stream originates here (a primary with replicas or a backlog): what a
+    /// command appends reaches replicas. A replica only forwards its primary's.
+    pub fn repl_originates(&self) -> bool {
+        self.repl_recording() && !self.is_replica()
+    }
+
+    /// A script with `sha` and `body` is about to run: if the replicas may not know
+    /// it, `SCRIPT LOAD body` goes into the unit first, so every replica can run
+    /// every script the primary ran (EVALSHA after a failover), whatever the run
+    /// writes or not.
+    pub fn repl_script_seen(&mut self, db: usize, sha: &str, body: &Bytes) {
+        if !self.repl_originates() || !self.propagating || self.repl.script_cache.contains(sha) {
+            return;
+        }
+        self.unit_effects.push((db, vec![Bytes::from_static(b"SCRIPT"), Bytes::from_static(b"LOAD"), body.clone()]));
+        self.repl.script_cache.insert(sha.to_string());
+    }
+
+    /// A full sync starts: replicas' knowledge of scripts is re-learned from here.
+    pub fn repl_script_cache_reset(&mut self) {
+        self.repl.script_cache.clear();
+        self.repl.script_cache_resets += 1;
     }
 
     /// Appends one execution unit's effects to the stream.

@@ -285,6 +285,9 @@ pub struct Scripting {
     scripts_mem: usize,
     /// INFO stats `evicted_scripts`.
     pub evicted: u64,
+    /// Shas evicted since the engine last looked (the replication script cache
+    /// forgets them).
+    pub evicted_recent: Vec<String>,
     runs_since_gc: u32,
     pub last_run: RunSummary,
     pub run_state: Arc<ScriptRun>,
@@ -303,6 +306,7 @@ impl Scripting {
             lru_clock: 0,
             scripts_mem: 0,
             evicted: 0,
+            evicted_recent: Vec::new(),
             runs_since_gc: 0,
             last_run: RunSummary::default(),
             run_state,
@@ -376,6 +380,7 @@ impl Scripting {
                 if let Some(s) = self.scripts.remove(&oldest) {
                     self.scripts_mem -= oldest.len() + s.body.len();
                     self.evicted += 1;
+                    self.evicted_recent.push(oldest);
                 }
             }
             self.lru_clock += 1;

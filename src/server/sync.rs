@@ -168,6 +168,7 @@ async fn write_chunk(
 fn start_sync(eng: &mut Engine, req: SyncRequest) -> bool {
     let Some(access) = eng.access.clone() else { return false };
     let Ok(mut snap) = eng.snapshot_begin() else { return false };
+    eng.repl_script_cache_reset();
     let offset = eng.repl.offset;
     // A replica's sub-replica continues in the db its primary's stream has selected
     // (the forwarded stream repeats no SELECT); a primary selects anew.
