@@ -1116,3 +1116,67 @@ fn every_script_the_primary_ran_or_loaded_survives_a_promotion() {
     let v: i64 = q(&mut r, &["EVALSHA", &writes_later, "1", "n", "w"]);
     assert_eq!(v, 1);
 }
+
+#[test]
+fn scripts_of_every_kind_leave_replicas_equal_and_knowing_them() {
+    let primary = Server::start(FAST);
+    let mid = Server::start(FAST);
+    let mut leaf = Server::start(&[]);
+    let (mut p, mut m, mut l) = (primary.conn(), mid.conn(), leaf.conn());
+    attach(&mut m, &primary);
+    attach(&mut l, &mid);
+    let bodies = [
+        // Random numbers, TIME, set iteration order, SELECT, expiries, floats.
+        "redis.call('set', KEYS[1], math.random(1000000)) return 1",
+        "local t = redis.call('time') redis.call('set', KEYS[1], t[1]) return 1",
+        "for _, m in ipairs(redis.call('smembers', KEYS[1])) do redis.call('rpush', KEYS[1]..':l', m) end return 1",
+        "redis.call('select', 5) redis.call('set', KEYS[1], 'in5') return 1",
+        "redis.call('set', KEYS[1], 'v', 'EX', 1000) redis.call('pexpire', KEYS[1]..':x', 5000) return 1",
+        "return redis.call('incrbyfloat', KEYS[1]..':f', '0.1')",
+        "redis.call('spop', KEYS[1]) return 1",
+        // Errors half way after writing.
+        "redis.call('set', KEYS[1]..':half', 1) redis.call('incr', KEYS[1]..':nope:str') return 1",
+    ];
+    let _: () = q(&mut p, &["SADD", "s", "a", "b", "c", "d", "e"]);
+    let _: () = q(&mut p, &["SET", "s:nope:str", "x"]);
+    let mut shas = Vec::new();
+    for (i, body) in bodies.iter().enumerate() {
+        let key = if i == 2 || i == 6 { "s" } else { "k" };
+        let _ = redis::cmd("EVAL").arg(*body).arg(1).arg(key).query::<redis::Value>(&mut p);
+        shas.push(script_load(&mut p, body));
+    }
+    // EVALSHA inside MULTI, and a restarted leaf continuing partially.
+    let _: () = redis::pipe()
+        .atomic()
+        .cmd("EVALSHA")
+        .arg(&shas[0])
+        .arg(1)
+        .arg("k2")
+        .cmd("EVALSHA")
+        .arg(&shas[5])
+        .arg(1)
+        .arg("k2")
+        .query(&mut p)
+        .expect("EVALSHA in MULTI");
+    wait_caught_up(&mut p, &mut l);
+    let mut raw = leaf.raw();
+    raw.send(b"SHUTDOWN SAVE\r\n");
+    wait_for(SYNC, "the leaf to save and exit", || !leaf.alive());
+    let file = std::fs::read(leaf.dir.path().join("dump.rdb")).expect("the leaf saved");
+    for body in &bodies[..3] {
+        let _ = redis::cmd("EVAL").arg(*body).arg(1).arg("k3").query::<redis::Value>(&mut p);
+    }
+    let again = Server::start_with_files(&["--replicaof", "127.0.0.1", &mid.port.to_string()], &[("dump.rdb", &file)]);
+    let mut l = again.conn();
+    wait_for(SYNC, "the restarted leaf's link", || repl_field(&mut l, "master_link_status") == "up");
+    for c in [&mut m, &mut l] {
+        wait_caught_up(&mut p, c);
+        assert_eq!(digest(&mut p), digest(c));
+        for sha in &shas {
+            assert!(script_exists(c, sha), "{sha}");
+        }
+        let errors = field(&info_of(c, "stats"), "unexpected_error_replies");
+        assert_eq!(errors.as_deref(), Some("0"), "no replica error applying the stream");
+    }
+    assert!(!mid.log().contains("CRITICAL") && !again.log().contains("CRITICAL"));
+}
