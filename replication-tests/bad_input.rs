@@ -558,3 +558,31 @@ fn after_an_eof_transfer_the_stream_waits_for_the_first_ack() {
     });
     assert!(stream.starts_with("*2\r\n$6\r\nSELECT\r\n"), "{stream:?}");
 }
+
+#[test]
+fn stream_bytes_that_came_with_the_psync_reply_are_applied_at_once() {
+    let (good, _) = valid_payload();
+    let replica = Server::start(&[]);
+    let mut r = replica.conn();
+    let fake = FakePrimary::new();
+    replicaof(&mut r, &fake.port());
+    // The payload and the first command in one write.
+    let mut link = fake.accept();
+    link.full_resync();
+    let first = resp(&[b"SET", b"with-payload", b"1"]);
+    link.send(&[format!("${}\r\n", good.len()).into_bytes(), good.clone(), first.clone()].concat());
+    wait_for(SYNC, "the command sent with the payload", || {
+        let v: Option<String> = q(&mut r, &["GET", "with-payload"]);
+        v.is_some()
+    });
+    drop(link);
+    // +CONTINUE and a command in one write; nothing follows (no heartbeat).
+    let mut again = fake.accept();
+    assert_eq!(again.handshake()[2], (first.len() + 1).to_string());
+    let next = resp(&[b"SET", b"with-continue", b"1"]);
+    again.send(&[format!("+CONTINUE {REPLID}\r\n").into_bytes(), next].concat());
+    wait_for(SYNC, "the command sent with +CONTINUE", || {
+        let v: Option<String> = q(&mut r, &["GET", "with-continue"]);
+        v.is_some()
+    });
+}

@@ -449,89 +449,99 @@ async fn stream_loop(
     let mut in_multi = BytesMut::new();
     // Bytes of the frame being decoded.
     let mut frame = BytesMut::new();
+    // Bytes read with the PSYNC reply or after the payload are applied at once,
+    // not when more arrive (which may be a heartbeat period away).
+    let mut leftover = !link.buf.is_empty();
     loop {
-        tokio::select! {
-            _ = &mut killed => return Err("The link to MASTER was closed".into()),
-            _ = ack.tick() => {
-                // The read below restarts its timeout on every pass of this loop,
-                // so silence is measured here, from the last data received.
-                let (offset, silent) = {
-                    let eng = shared.engine().await;
-                    let last_io = eng.repl.master.as_ref().and_then(|m| m.last_io);
-                    (eng.repl.offset, last_io.is_some_and(|t| t.elapsed() > timeout))
+        if !leftover {
+            tokio::select! {
+                _ = &mut killed => return Err("The link to MASTER was closed".into()),
+                _ = ack.tick() => {
+                    // The read below restarts its timeout on every pass of this loop,
+                    // so silence is measured here, from the last data received.
+                    let (offset, silent) = {
+                        let eng = shared.engine().await;
+                        let last_io = eng.repl.master.as_ref().and_then(|m| m.last_io);
+                        (eng.repl.offset, last_io.is_some_and(|t| t.elapsed() > timeout))
+                    };
+                    if silent {
+                        return Err("MASTER timeout: no data nor PING received...".into());
+                    }
+                    if acks {
+                        link.send(&[b"REPLCONF", b"ACK", offset.to_string().as_bytes()]).await?;
+                    }
+                    continue;
+                }
+                r = link.fill(timeout) => {
+                    r.map_err(|e| if e.starts_with("Timeout") { "MASTER timeout: no data nor PING received...".to_string() } else { e })?;
+                }
+            }
+        }
+        leftover = false;
+        let mut getacks = Vec::new();
+        {
+            let mut eng = shared.engine().await;
+            let id = eng.repl.master_client.ok_or("The link to MASTER was closed")?;
+            let Some(mut client) = eng.clients.remove(&id) else { return Err("The master client is gone".into()) };
+            let mut result = Ok(());
+            let mut clock = Instant::now();
+            // What this read holds (one copy per read): the bytes of each
+            // command applied are forwarded as they came, one block per read.
+            let raw_all = link.buf.clone().freeze();
+            let mut pos = 0;
+            let mut applied = BytesMut::new();
+            loop {
+                let before = link.buf.len();
+                let decoded = decoder.decode(&mut link.buf, &limits);
+                // The decoder consumes a frame's bytes as it parses them,
+                // also when the frame is not complete yet.
+                let consumed = before - link.buf.len();
+                frame.extend_from_slice(&raw_all[pos..pos + consumed]);
+                pos += consumed;
+                let argv = match decoded {
+                    Ok(Some(argv)) => argv,
+                    Ok(None) => break,
+                    Err(e) => {
+                        result = Err(format!("Protocol error from MASTER: {}", e.0));
+                        break;
+                    }
                 };
-                if silent {
-                    return Err("MASTER timeout: no data nor PING received...".into());
-                }
-                if acks {
-                    link.send(&[b"REPLCONF", b"ACK", offset.to_string().as_bytes()]).await?;
-                }
-            }
-            r = link.fill(timeout) => {
-                r.map_err(|e| if e.starts_with("Timeout") { "MASTER timeout: no data nor PING received...".to_string() } else { e })?;
-                let mut getacks = Vec::new();
+                let raw = frame.split();
+                if argv.len() >= 2
+                    && argv[0].eq_ignore_ascii_case(b"replconf")
+                    && argv[1].eq_ignore_ascii_case(b"getack")
                 {
-                    let mut eng = shared.engine().await;
-                    let id = eng.repl.master_client.ok_or("The link to MASTER was closed")?;
-                    let Some(mut client) = eng.clients.remove(&id) else { return Err("The master client is gone".into()) };
-                    let mut result = Ok(());
-                    let mut clock = Instant::now();
-                    // What this read holds (one copy per read): the bytes of each
-                    // command applied are forwarded as they came, one block per read.
-                    let raw_all = link.buf.clone().freeze();
-                    let mut pos = 0;
-                    let mut applied = BytesMut::new();
-                    loop {
-                        let before = link.buf.len();
-                        let decoded = decoder.decode(&mut link.buf, &limits);
-                        // The decoder consumes a frame's bytes as it parses them,
-                        // also when the frame is not complete yet.
-                        let consumed = before - link.buf.len();
-                        frame.extend_from_slice(&raw_all[pos..pos + consumed]);
-                        pos += consumed;
-                        let argv = match decoded {
-                            Ok(Some(argv)) => argv,
-                            Ok(None) => break,
-                            Err(e) => {
-                                result = Err(format!("Protocol error from MASTER: {}", e.0));
-                                break;
-                            }
-                        };
-                        let raw = frame.split();
-                        if argv.len() >= 2 && argv[0].eq_ignore_ascii_case(b"replconf") && argv[1].eq_ignore_ascii_case(b"getack") {
-                            // The ACK reports the offset before the GETACK itself.
-                            getacks.push(eng.repl.offset + applied.len() as u64);
-                        } else {
-                            // Replies are discarded, except errors, which must not
-                            // happen; pauses do not apply to the primary's client
-                            // (see `Engine::execute`).
-                            if let crate::engine::Exec::Reply(reply) = eng.execute(&mut client, &argv, &mut clock) {
-                                eng.check_applied_reply(&argv, &reply);
-                            }
-                        }
-                        if client.multi.is_some() {
-                            in_multi.extend_from_slice(&raw);
-                        } else {
-                            applied.extend_from_slice(&in_multi.split());
-                            applied.extend_from_slice(&raw);
-                        }
+                    // The ACK reports the offset before the GETACK itself.
+                    getacks.push(eng.repl.offset + applied.len() as u64);
+                } else {
+                    // Replies are discarded, except errors, which must not
+                    // happen; pauses do not apply to the primary's client
+                    // (see `Engine::execute`).
+                    if let crate::engine::Exec::Reply(reply) = eng.execute(&mut client, &argv, &mut clock) {
+                        eng.check_applied_reply(&argv, &reply);
                     }
-                    eng.stats.total_net_repl_input_bytes += raw_all.len() as u64;
-                    if !applied.is_empty() {
-                        eng.repl_feed(applied.freeze());
-                    }
-                    let read = eng.repl.offset + (in_multi.len() + frame.len() + link.buf.len()) as u64;
-                    if let Some(m) = eng.repl.master.as_mut() {
-                        m.last_io = Some(Instant::now());
-                        m.read_offset = read;
-                    }
-                    eng.clients.insert(id, client);
-                    result?;
                 }
-                for off in getacks.into_iter().filter(|_| acks) {
-                    link.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]).await?;
+                if client.multi.is_some() {
+                    in_multi.extend_from_slice(&raw);
+                } else {
+                    applied.extend_from_slice(&in_multi.split());
+                    applied.extend_from_slice(&raw);
                 }
             }
+            eng.stats.total_net_repl_input_bytes += raw_all.len() as u64;
+            if !applied.is_empty() {
+                eng.repl_feed(applied.freeze());
+            }
+            let read = eng.repl.offset + (in_multi.len() + frame.len() + link.buf.len()) as u64;
+            if let Some(m) = eng.repl.master.as_mut() {
+                m.last_io = Some(Instant::now());
+                m.read_offset = read;
+            }
+            eng.clients.insert(id, client);
+            result?;
+        }
+        for off in getacks.into_iter().filter(|_| acks) {
+            link.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]).await?;
         }
     }
 }
