@@ -586,3 +586,13 @@ fn stream_bytes_that_came_with_the_psync_reply_are_applied_at_once() {
         v.is_some()
     });
 }
+
+#[test]
+fn a_replica_started_with_replicaof_and_no_file_asks_for_a_full_sync() {
+    let fake = FakePrimary::new();
+    let _replica = Server::start(&["--replicaof", "127.0.0.1", &fake.port()]);
+    let mut link = fake.accept();
+    // No history to continue: not its own random id (which would count as a
+    // failed partial resync on the primary).
+    assert_eq!(link.handshake(), ["PSYNC", "?", "-1"]);
+}

@@ -70,9 +70,11 @@ fn eval_generic(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, read_only: bool) ->
     for evicted in std::mem::take(&mut ctx.eng.scripting.evicted_recent) {
         ctx.eng.repl.script_cache.remove(&evicted);
     }
-    if let Some(body) = ctx.eng.scripting.body(&sha).cloned() {
-        let db = ctx.client.db;
-        ctx.eng.repl_script_seen(db, &sha, &body);
+    if ctx.eng.repl_originates() && !ctx.eng.repl.script_cache.contains(&sha) {
+        if let Some(body) = ctx.eng.scripting.body(&sha).cloned() {
+            let db = ctx.client.db;
+            ctx.eng.repl_script_seen(db, &sha, &body);
+        }
     }
     scripting::run_script(ctx, Invocation { sha: &sha, keys, args, read_only_command: read_only })
 }

@@ -324,13 +324,15 @@ impl Engine {
             return refuse(self, client, Some(spec), CommandError::NoAuth);
         }
         // What the command may do, as Redis's `getCommandFlags`: only looked at in
-        // the states that refuse writes (a script's flags cost a hash of its body).
-        let (writes, stale) =
-            if self.is_replica() || self.config.min_replicas_to_write > 0 || self.writes_refused_on_save_error() {
-                self.effective_write_stale(client, spec, argv)
-            } else {
-                (spec.flags.write, spec.flags.stale)
-            };
+        // the states that refuse writes, and never for the primary's own commands,
+        // which nothing refuses (a script's flags cost a hash of its body).
+        let refusing =
+            self.is_replica() || self.config.min_replicas_to_write > 0 || self.writes_refused_on_save_error();
+        let (writes, stale) = if refusing && !client.flags.master {
+            self.effective_write_stale(client, spec, argv)
+        } else {
+            (spec.flags.write, spec.flags.stale)
+        };
         if let Some(err) = self.repl_refusal(client, writes, stale) {
             return refuse(self, client, Some(spec), err);
         }
