@@ -57,6 +57,8 @@ pub fn replconf(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                     h.capa_eof = true;
                 } else if val.eq_ignore_ascii_case(b"psync2") {
                     h.capa_psync2 = true;
+                } else if val.eq_ignore_ascii_case(b"moonkv") {
+                    h.capa_moonkv = true;
                 }
             }
             b"ack" => {
@@ -173,6 +175,20 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(&Bytes, &Bytes)>) -> CmdResult {
     if ctx.eng.repl.master.as_ref().is_some_and(|m| m.state != LinkState::Connected) {
         return Err(err("NOMASTERLINK Can't SYNC while not connected with my master"));
     }
+    let moonkv = ctx.eng.repl.handshakes.get(&id).is_some_and(|h| h.capa_moonkv);
+    if !moonkv && ctx.eng.repl.master.as_ref().is_some_and(|m| m.announced_moonkv) {
+        // This node's primary may send scripts verbatim, which this sub-replica
+        // cannot run: reconnect upstream without `capa moonkv` first. The
+        // sub-replica retries (as after any NOMASTERLINK).
+        tracing::info!("A replica without capa moonkv asks to sync: reconnecting to MASTER without it");
+        if let Some(m) = ctx.eng.repl.master.as_mut() {
+            m.plain_capa = true;
+        }
+        if let Some(master) = ctx.eng.repl.master_client {
+            ctx.eng.kill_client(master);
+        }
+        return Err(err("NOMASTERLINK Can't SYNC while not connected with my master"));
+    }
     // Replies already queued on this connection are written before the sync
     // starts (the connection flushes a batch's replies first), so Redis's "pending
     // output" refusal has no case here.
@@ -187,7 +203,9 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(&Bytes, &Bytes)>) -> CmdResult {
     let replid = String::from_utf8_lossy(replid).into_owned();
     let eng = &mut *ctx.eng;
     let addr = ctx.client.addr.clone();
-    if replid != "?" && offset >= 0 && eng.repl.can_continue(&replid, offset as u64) {
+    // Nor may it continue from before a script sent verbatim.
+    let replayable_backlog = moonkv || offset as u64 > eng.repl.verbatim_end;
+    if replid != "?" && offset >= 0 && replayable_backlog && eng.repl.can_continue(&replid, offset as u64) {
         let psync2 = eng.repl.handshakes.get(&id).is_some_and(|h| h.capa_psync2);
         let backlog = eng.repl_backlog_from(offset as u64).expect("can_continue checked the range");
         eng.repl_attach(id, ReplicaState::Online, false);
@@ -215,6 +233,10 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(&Bytes, &Bytes)>) -> CmdResult {
                 "Partial resynchronization not accepted: Replication ID mismatch (Replica asked for '{replid}', my replication IDs are '{}' and '{}')",
                 eng.repl.replid,
                 eng.repl.replid2
+            );
+        } else if !replayable_backlog {
+            tracing::info!(
+                "Partial resynchronization not accepted: replica {addr} has no capa moonkv and the backlog holds scripts sent verbatim (Replica request was: {offset})."
             );
         } else {
             tracing::info!(

@@ -5,6 +5,7 @@ use super::error::{CmdResult, CommandError};
 use super::table::{cmd, CommandSpec};
 use crate::engine::Ctx;
 use crate::protocol::Reply;
+use crate::repl::scripts::FinishedRun;
 use crate::scripting::{self, Invocation};
 use bytes::Bytes;
 
@@ -67,36 +68,43 @@ fn eval_generic(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, read_only: bool) ->
         let evictable = !ctx.client.flags.master;
         ctx.eng.scripting.create(&argv[1], evictable)?
     };
-    for evicted in std::mem::take(&mut ctx.eng.scripting.evicted_recent) {
-        ctx.eng.repl.script_cache.remove(&evicted);
+    let effects_from = ctx.eng.unit_effects.len();
+    let reply = scripting::run_script(ctx, Invocation { sha: &sha, keys, args, read_only_command: read_only })?;
+    let replayable = ctx.eng.scripting.last_run.replayable;
+    let db = ctx.client.db;
+    ctx.eng.repl_script_run(FinishedRun { argv, by_sha, sha: &sha, db, effects_from, replayable });
+    Ok(reply)
+}
+
+/// EVAL* for a client; a run from the primary that fails here (NOSCRIPT, an
+/// error) did not do what it did on the primary, which sent it because it
+/// succeeded there: the replica has diverged (see `Engine::check_applied_reply`).
+fn eval_checked(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, read_only: bool) -> CmdResult {
+    let result = eval_generic(ctx, argv, by_sha, read_only);
+    if ctx.client.flags.master && matches!(result, Err(_) | Ok(Reply::Error(_))) {
+        ctx.eng.repl.script_failed = true;
     }
-    if ctx.eng.repl_originates() && !ctx.eng.repl.script_cache.contains(&sha) {
-        if let Some(body) = ctx.eng.scripting.body(&sha).cloned() {
-            let db = ctx.client.db;
-            ctx.eng.repl_script_seen(db, &sha, &body);
-        }
-    }
-    scripting::run_script(ctx, Invocation { sha: &sha, keys, args, read_only_command: read_only })
+    result
 }
 
 /// EVAL script numkeys [key ...] [arg ...]
 pub fn eval(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    eval_generic(ctx, argv, false, false)
+    eval_checked(ctx, argv, false, false)
 }
 
 /// EVALSHA sha1 numkeys [key ...] [arg ...]
 pub fn evalsha(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    eval_generic(ctx, argv, true, false)
+    eval_checked(ctx, argv, true, false)
 }
 
 /// EVAL_RO script numkeys [key ...] [arg ...]
 pub fn eval_ro(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    eval_generic(ctx, argv, false, true)
+    eval_checked(ctx, argv, false, true)
 }
 
 /// EVALSHA_RO sha1 numkeys [key ...] [arg ...]
 pub fn evalsha_ro(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    eval_generic(ctx, argv, true, true)
+    eval_checked(ctx, argv, true, true)
 }
 
 /// SCRIPT LOAD script

@@ -410,6 +410,12 @@ pub fn info_section(ctx: &mut Ctx, name: &str) -> String {
             // moonkv's own: the replication script cache (DESIGN.md "Script propagation").
             f!("repl_script_cache_size:{}", eng.repl.script_cache.len());
             f!("repl_script_cache_resets:{}", eng.repl.script_cache_resets);
+            // How script runs that wrote reached the stream, and the bytes the
+            // verbatim ones saved compared with their effects.
+            let scripts = &eng.repl.script_stats;
+            f!("repl_script_runs_verbatim:{}", scripts.verbatim_runs);
+            f!("repl_script_runs_effects:{}", scripts.effects_runs);
+            f!("repl_script_bytes_saved:{}", scripts.bytes_saved);
             f!("total_eviction_exceeded_time:0");
             f!("current_eviction_exceeded_time:0");
             f!("keyspace_hits:{}", st.keyspace_hits);

@@ -154,7 +154,7 @@ config_enum! {
 config_enum! {
     /// `propagation-error-behavior`: what a replica does when a command from its
     /// primary fails.
-    PropagationErrorBehavior { Ignore = "ignore", Panic = "panic", PanicOnReplicas = "panic-on-replicas" }
+    PropagationErrorBehavior { Ignore = "ignore", Panic = "panic", PanicOnReplicas = "panic-on-replicas", Resync = "resync" }
 }
 
 config_enum! {

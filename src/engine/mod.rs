@@ -146,6 +146,9 @@ pub struct Engine {
     pub in_script: bool,
     /// The running script turned propagation off (`redis.set_repl`).
     pub script_propagation_off: bool,
+    /// A command of the running script rewrote its effect or expired a key: the
+    /// run cannot be replayed on a replica (see `RunSummary::replayable`).
+    pub script_replay_unsafe: bool,
     /// `used_memory` as the cron last sampled it (the maxmemory check reads it).
     pub used_memory_sample: u64,
 }
@@ -220,6 +223,7 @@ impl Engine {
             frozen_now: 0,
             in_script: false,
             script_propagation_off: false,
+            script_replay_unsafe: false,
             used_memory_sample: 0,
         }
     }
@@ -797,6 +801,8 @@ impl<'a> Ctx<'a> {
         if !self.eng.dbs[dbi].is_expired(key, now) {
             return false;
         }
+        // The key's fate depends on this node's clock.
+        self.eng.script_replay_unsafe |= self.eng.in_script;
         if self.eng.repl.master.is_some() {
             // A replica never expires keys itself: its primary's DEL will come.
             // Its own clients see the key as gone; the primary's stream sees it.

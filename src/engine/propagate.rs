@@ -15,6 +15,10 @@ impl<'a> Ctx<'a> {
     /// place of propagating the command verbatim.
     pub fn propagate(&mut self, argv: Vec<Bytes>) {
         self.eng.propagated_explicitly = true;
+        // An effect that is not the command itself (an absolute deadline, the
+        // members SPOP chose, a float's result) may not come out the same when the
+        // command runs again: a script that did this is not replayed.
+        self.eng.script_replay_unsafe |= self.eng.in_script;
         if self.eng.propagating && !self.eng.script_propagation_off {
             let db = self.client.db;
             self.eng.unit_effects.push((db, argv));
@@ -25,6 +29,7 @@ impl<'a> Ctx<'a> {
     /// counted changes (e.g. a write that only touched keys already expired).
     pub fn propagate_nothing(&mut self) {
         self.eng.propagated_explicitly = true;
+        self.eng.script_replay_unsafe |= self.eng.in_script;
     }
 }
 
@@ -62,6 +67,7 @@ impl Engine {
         // (`repl::replica`); it never originates stream bytes.
         if self.repl_recording() && self.repl.master.is_none() {
             self.repl_feed_unit(&effects);
+            self.repl_unit_appended();
         }
         // The log serves unit tests only; the server streams to replicas above.
         if cfg!(test) {

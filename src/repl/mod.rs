@@ -12,6 +12,7 @@
 pub mod backlog;
 pub mod failover;
 pub mod replica;
+pub mod scripts;
 
 use crate::engine::Engine;
 use crate::protocol::encode_bulk_array;
@@ -51,6 +52,8 @@ pub struct ReplicaInfo {
     pub port: i64,
     pub capa_eof: bool,
     pub capa_psync2: bool,
+    /// `REPLCONF capa moonkv`: runs scripts sent verbatim as this node does.
+    pub capa_moonkv: bool,
     pub state: ReplicaState,
     /// Offset of the last REPLCONF ACK.
     pub ack_off: u64,
@@ -81,6 +84,7 @@ impl Default for ReplicaInfo {
             port: 0,
             capa_eof: false,
             capa_psync2: false,
+            capa_moonkv: false,
             state: ReplicaState::WaitBgsave,
             ack_off: 0,
             ack_time: Instant::now(),
@@ -139,6 +143,16 @@ pub struct Repl {
     pub script_cache: std::collections::HashSet<String>,
     /// Times the script cache was reset (a replica full-synced).
     pub script_cache_resets: u64,
+    pub script_stats: scripts::ScriptPropagationStats,
+    /// The unit being built holds a run sent verbatim.
+    pub unit_has_verbatim: bool,
+    /// Stream offset where the last unit holding a verbatim run ended.
+    pub verbatim_end: u64,
+    /// A script from the primary failed here (replica side).
+    pub script_failed: bool,
+    /// The offset when a replica without `capa moonkv` last left: while the
+    /// backlog reaches back there, it may continue, so nothing goes verbatim.
+    pub plain_detached_at: Option<u64>,
 }
 
 impl Repl {
@@ -161,6 +175,11 @@ impl Repl {
             failover: None,
             script_cache: Default::default(),
             script_cache_resets: 0,
+            script_stats: Default::default(),
+            unit_has_verbatim: false,
+            verbatim_end: 0,
+            script_failed: false,
+            plain_detached_at: None,
         }
     }
 
@@ -205,24 +224,6 @@ impl Engine {
     /// command appends reaches replicas. A replica only forwards its primary's.
     pub fn repl_originates(&self) -> bool {
         self.repl_recording() && !self.is_replica()
-    }
-
-    /// A script with `sha` and `body` is about to run: if the replicas may not know
-    /// it, `SCRIPT LOAD body` goes into the unit first, so every replica can run
-    /// every script the primary ran (EVALSHA after a failover), whatever the run
-    /// writes or not.
-    pub fn repl_script_seen(&mut self, db: usize, sha: &str, body: &Bytes) {
-        if !self.repl_originates() || !self.propagating || self.repl.script_cache.contains(sha) {
-            return;
-        }
-        self.unit_effects.push((db, vec![Bytes::from_static(b"SCRIPT"), Bytes::from_static(b"LOAD"), body.clone()]));
-        self.repl.script_cache.insert(sha.to_string());
-    }
-
-    /// A full sync starts: replicas' knowledge of scripts is re-learned from here.
-    pub fn repl_script_cache_reset(&mut self) {
-        self.repl.script_cache.clear();
-        self.repl.script_cache_resets += 1;
     }
 
     /// Appends one execution unit's effects to the stream.
@@ -312,6 +313,9 @@ impl Engine {
     /// Removes client `id` from the replicas.
     fn repl_remove(&mut self, id: u64) -> Option<ReplicaInfo> {
         let info = self.repl.replicas.remove(&id);
+        if info.as_ref().is_some_and(|r| !r.capa_moonkv) {
+            self.repl.plain_detached_at = Some(self.repl.offset);
+        }
         let any = !self.repl.replicas.is_empty();
         self.events.has_replicas.store(any, std::sync::atomic::Ordering::Relaxed);
         if !any && info.is_some() {

@@ -47,6 +47,15 @@ pub struct MasterLink {
     pub sync_read: u64,
     /// Bytes read from the primary's stream (`slave_read_repl_offset`).
     pub read_offset: u64,
+    /// The stream failed here in a way that means divergence: the next
+    /// connection full-syncs (no cached position).
+    pub full_resync: bool,
+    /// Whether the current (or last) connection announced `capa moonkv`, so the
+    /// primary may send scripts verbatim.
+    pub announced_moonkv: bool,
+    /// Announce no `capa moonkv` from now on: a sub-replica that cannot run
+    /// scripts verbatim follows this node (set by its PSYNC, see `psync`).
+    pub plain_capa: bool,
 }
 
 /// `-READONLY` and `-MASTERDOWN` texts (spec §5).
@@ -134,6 +143,10 @@ impl Engine {
         if let Some(id) = self.repl.master_client.take() {
             self.kill_client(id);
         }
+        // What the replicas of this node knew of scripts stops being its concern:
+        // its scripts follow the new primary (which may flush them). If it is
+        // promoted again, its replicas learn every script anew.
+        self.repl.script_cache.clear();
         // Blocked clients waited on a dataset this node no longer owns.
         let blocked: Vec<u64> = self.clients.values().filter(|c| c.blocked.is_some()).map(|c| c.id).collect();
         for id in blocked {
@@ -152,6 +165,9 @@ impl Engine {
             sync_total: -1,
             sync_read: 0,
             read_offset: 0,
+            full_resync: false,
+            announced_moonkv: false,
+            plain_capa: false,
         });
         self.events.repl_link.notify_one();
     }
@@ -224,8 +240,14 @@ impl Engine {
     /// (`unexpected_error_replies`); `propagation-error-behavior panic` and
     /// `panic-on-replicas` stop the server, as Redis does (only when read-only:
     /// a writable replica may have diverged on purpose).
-    pub fn check_applied_reply(&mut self, argv: &[bytes::Bytes], reply: &crate::protocol::Reply) {
+    ///
+    /// True when the replica must not go on: a script from the primary failed
+    /// here (it succeeded there, so this replica diverged), or the behaviour is
+    /// `resync`. The link is then dropped and the next connection full-syncs.
+    pub fn check_applied_reply(&mut self, argv: &[bytes::Bytes], reply: &crate::protocol::Reply) -> bool {
+        use crate::config::PropagationErrorBehavior as Behavior;
         use crate::protocol::Reply;
+        let script_failed = std::mem::take(&mut self.repl.script_failed);
         let errors: Vec<&str> = match reply {
             Reply::Error(e) => vec![e.as_str()],
             Reply::Array(items) if argv[0].eq_ignore_ascii_case(b"exec") => items
@@ -235,10 +257,10 @@ impl Engine {
                     _ => None,
                 })
                 .collect(),
-            _ => return,
+            _ => vec![],
         };
-        if errors.is_empty() {
-            return;
+        if errors.is_empty() && !script_failed {
+            return false;
         }
         let name = String::from_utf8_lossy(&argv[0]).to_lowercase();
         for err in errors {
@@ -248,16 +270,23 @@ impl Engine {
                 err.chars().take(128).collect::<String>()
             );
         }
-        let panic = matches!(
-            self.config.propagation_error_behavior,
-            crate::config::PropagationErrorBehavior::Panic | crate::config::PropagationErrorBehavior::PanicOnReplicas
-        );
-        if panic && self.config.replica_read_only {
+        let behavior = self.config.propagation_error_behavior;
+        if matches!(behavior, Behavior::Panic | Behavior::PanicOnReplicas) && self.config.replica_read_only {
             tracing::error!(
                 "This replica panicked sending an error to its master after processing the command '{name}' (propagation-error-behavior)"
             );
             std::process::exit(1);
         }
+        let resync = script_failed || behavior == Behavior::Resync;
+        if resync {
+            tracing::error!(
+                "== CRITICAL == '{name}' from the master failed here: this replica diverged. Dropping the link to MASTER to full-sync rather than go on diverged."
+            );
+            if let Some(m) = self.repl.master.as_mut() {
+                m.full_resync = true;
+            }
+        }
+        resync
     }
 
     /// Closes client `id`'s connection.

@@ -137,6 +137,10 @@ pub struct RunCtx {
     pub random: bool,
     /// `redis.replicate_commands()` was called (only matters in verbatim mode).
     pub effects: bool,
+    /// Re-running the script on a replica might not do what this run did (it
+    /// read something a replica sees differently, or asked for effects
+    /// replication): the run must reach replicas as its effects.
+    pub replay_unsafe: bool,
     /// The `script-replication verbatim` rule is in force for this run.
     pub verbatim: bool,
     pub shared_run: Arc<ScriptRun>,
@@ -164,6 +168,9 @@ impl RunCtx {
         }
         // PUBLISH replicates too (Redis flags it may-replicate internally).
         let may_replicate = spec.flags.may_replicate || spec.flags.pubsub && spec.name.ends_with("publish");
+        // PUBLISH answers how many clients received the message, which differs
+        // on a replica.
+        self.replay_unsafe |= may_replicate;
         if self.read_only && (spec.flags.write || may_replicate) {
             return reject(eng, spec, "ERR Write commands are not allowed from read-only scripts.");
         }
@@ -175,20 +182,26 @@ impl RunCtx {
         // script that started writing finishes its work): a read-only replica
         // (unless the script came from the primary), a failed save, too few
         // replicas (Redis's `scriptVerifyWriteCommandAllow`).
+        // These refusals depend on this node's state, which a replica does not
+        // share: a run that met one (and went on) must not be replayed.
         if spec.flags.write && !self.wrote && !self.from_master {
             if eng.is_replica() && eng.config.replica_read_only {
+                self.replay_unsafe = true;
                 return reject(eng, spec, crate::repl::replica::READONLY);
             }
             if eng.writes_refused_on_save_error() {
+                self.replay_unsafe = true;
                 return reject(eng, spec, crate::engine::persist::MISCONF);
             }
             if eng.repl_too_few_replicas() {
+                self.replay_unsafe = true;
                 return reject(eng, spec, "NOREPLICAS Not enough good replicas to write.");
             }
         }
         // OOM: checked until the script's first write (a script that started
         // writing finishes its work), never for scripts declaring allow-oom.
         if spec.flags.denyoom && !self.wrote && !self.flags.allow_oom && !self.from_master && eng.over_maxmemory() {
+            self.replay_unsafe = true;
             return reject(eng, spec, "OOM command not allowed when used memory > 'maxmemory'.");
         }
         if spec.flags.write {
@@ -217,6 +230,17 @@ fn reject(eng: &mut Engine, spec: &'static CommandSpec, msg: &str) -> Reply {
 /// (Redis ≤ 6.2's `random` flag; 7.0's `nondeterministic_output` tip).
 pub fn is_random(spec: &CommandSpec) -> bool {
     spec.tips.contains(&"nondeterministic_output")
+}
+
+/// The running script did something a replica could not redo the same way
+/// (read `os.clock`, caught an out-of-memory error): it reaches replicas as its
+/// effects.
+pub fn note_nondeterministic(shared: &VmShared) {
+    let p = shared.run.get();
+    if !p.is_null() {
+        // SAFETY: as in `current`.
+        unsafe { (*p).replay_unsafe = true };
+    }
 }
 
 /// The running script's context, or the error Redis 7.0 gives outside a run.
@@ -415,6 +439,8 @@ pub fn redis_table(lua: &Lua, shared: &std::rc::Rc<VmShared>) -> mlua::Result<Ta
             }
             let flags = flags as u8;
             run.repl = flags;
+            // The script chose what replicas get: its effects, filtered.
+            run.replay_unsafe = true;
             Ok(())
         })?,
     )?;
@@ -422,12 +448,15 @@ pub fn redis_table(lua: &Lua, shared: &std::rc::Rc<VmShared>) -> mlua::Result<Ta
     t.set(
         "replicate_commands",
         lua.create_function(move |_, ()| {
-            // 7.x: always true. In verbatim mode it also switches this run to
-            // effects replication (Redis ≤ 6.2 semantics), unless it already wrote.
+            // 7.x: always true. In verbatim mode it also lifts the refusal of
+            // writes after random commands (Redis ≤ 6.2 semantics), unless it
+            // already wrote.
+            // In every mode the run then reaches replicas as its effects.
             if let Ok(run) = current(&s, "redis.replicate_commands") {
                 if run.verbatim && !run.effects && !run.wrote {
                     run.effects = true;
                 }
+                run.replay_unsafe = true;
             }
             Ok(true)
         })?,

@@ -272,6 +272,11 @@ pub struct RunSummary {
     pub sha: String,
     pub wrote: bool,
     pub random: bool,
+    /// Running the script again on a replica, on the same data, does exactly
+    /// what this run did: it succeeded, called no random command, read nothing
+    /// a replica sees differently, expired no key, and its commands' effects were
+    /// their own argv (DESIGN.md "Script propagation").
+    pub replayable: bool,
 }
 
 /// The scripting state inside the engine.
@@ -559,9 +564,13 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
     let mut client = ctx.eng.script_client.take().expect("one script runs at a time");
     client.db = ctx.client.db;
     client.resp = 2;
+    // A script from the primary runs as the primary's client: its keys never
+    // expire here (the primary's DELs come in the stream), nothing refuses it.
+    let from_master = ctx.client.flags.master;
+    client.flags.master = from_master;
     let now = ctx.now();
     let started = Instant::now();
-    let verbatim = ctx.eng.config.script_replication == crate::config::ScriptReplication::Verbatim;
+    let verbatim = ctx.eng.config.script_replication == crate::config::ScriptReplication::Verbatim && !from_master;
     let mut run = RunCtx {
         eng: &mut *ctx.eng as *mut _,
         clock: started,
@@ -569,20 +578,22 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
         sha: inv.sha.to_string(),
         flags,
         read_only: inv.read_only_command || flags.no_writes,
-        from_master: ctx.client.flags.master,
+        from_master,
         resp: 2,
         repl: api::REPL_ALL,
         wrote: false,
         random: false,
         effects: false,
+        replay_unsafe: false,
         verbatim,
         shared_run: run_state.clone(),
     };
     ctx.eng.frozen_now = now;
     ctx.eng.in_script = true;
-    run_state.begin(started, ctx.eng.config.busy_reply_threshold, false);
+    ctx.eng.script_replay_unsafe = false;
+    run_state.begin(started, ctx.eng.config.busy_reply_threshold, from_master);
     shared.run.set(&mut run as *mut RunCtx);
-    let result = enter_vm(ctx, &func);
+    let result = enter_vm(ctx, &func, from_master);
     shared.run.set(std::ptr::null_mut());
     let long = run_state.hooked.load(Ordering::Relaxed) >= 2;
     let killed_mode = run_state.line_hook_set();
@@ -590,14 +601,16 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
     run_state.end();
     ctx.eng.frozen_now = 0;
     ctx.eng.in_script = false;
-    let RunCtx { client, wrote, random, resp: script_resp, .. } = run;
+    let RunCtx { mut client, wrote, random, replay_unsafe, resp: script_resp, .. } = run;
+    client.flags.master = false;
     ctx.eng.script_client = Some(client);
+    let replayable = !random && !replay_unsafe && !ctx.eng.script_replay_unsafe && matches!(result, Ok((true, _)));
     let scripting = &mut ctx.eng.scripting;
     // Reuses the summary's buffer: no allocation per run.
     let last = &mut scripting.last_run;
     last.sha.clear();
     last.sha.push_str(inv.sha);
-    (last.wrote, last.random) = (wrote, random);
+    (last.wrote, last.random, last.replayable) = (wrote, random, replayable);
     if killed_mode {
         scripting.vm.reset_hook();
     }
@@ -620,13 +633,20 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
 
 /// Enters the VM for a run. From here until the run is over the engine is reached
 /// only through the run context's pointer (`RunCtx::eng`).
-fn enter_vm(ctx: &mut Ctx, func: &mlua::Function) -> mlua::Result<(bool, mlua::Value)> {
+fn enter_vm(ctx: &mut Ctx, func: &mlua::Function, from_master: bool) -> mlua::Result<(bool, mlua::Value)> {
     let vm: *const Vm = &ctx.eng.scripting.vm;
     // SAFETY: the VM is not replaced while a script runs (SCRIPT FLUSH is a
     // noscript command, and the commands the hook runs meanwhile are allow-busy
     // ones, SCRIPT FLUSH not among them); Rust functions reach the engine only
     // through the run context, never through this reference.
-    unsafe { &*vm }.run(func)
+    let vm = unsafe { &*vm };
+    // A script from the primary succeeded there: no memory limit of this node's
+    // may fail it here.
+    if from_master {
+        vm.run_unlimited(func)
+    } else {
+        vm.run(func)
+    }
 }
 
 fn lua_failure(e: mlua::Error) -> CommandError {
@@ -730,6 +750,52 @@ mod tests {
         eval(&mut t, "return redis.call('randomkey')", &[]);
         let last = t.eng.scripting.last_run.clone();
         assert!(!last.wrote && last.random);
+    }
+
+    #[test]
+    fn a_run_is_replayable_only_when_a_replica_would_do_the_same() {
+        let mut t = TestEngine::new();
+        let mut replayable = |t: &mut TestEngine, body: &str| {
+            eval(t, body, &[]);
+            t.eng.scripting.last_run.replayable
+        };
+        assert!(replayable(&mut t, "redis.call('set', 'a', '1') return redis.call('incr', 'n')"));
+        assert!(replayable(&mut t, "redis.call('sadd', 's', 'x', 'y') return redis.call('smembers', 's')"));
+        assert!(replayable(&mut t, "return math.random()"));
+        assert!(replayable(&mut t, "redis.call('select', '3') return redis.call('rpush', 'l', 'x')"));
+        for unsafe_body in [
+            "redis.call('time') return redis.call('set', 'a', '1')",
+            "return redis.call('expire', 'a', '100')",
+            "return redis.call('set', 'a', '1', 'EX', '100')",
+            "return redis.call('incrbyfloat', 'f', '1.5')",
+            "return redis.call('spop', 's')",
+            "redis.call('publish', 'ch', 'm') return redis.call('set', 'a', '1')",
+            "if os.clock() >= 0 then return redis.call('set', 'a', '1') end",
+            "redis.replicate_commands() return redis.call('set', 'a', '1')",
+            "redis.set_repl(redis.REPL_ALL) return redis.call('set', 'a', '1')",
+            "redis.call('set', 'a', '1') error('half way')",
+            "redis.call('set', 'a', '1') return redis.call('hget', 'a', 'f')",
+        ] {
+            assert!(!replayable(&mut t, unsafe_body), "{unsafe_body}");
+        }
+        // An out-of-memory error the script caught: the VM's state decided.
+        t.eng.scripting.set_memory_limit(1 << 20);
+        let body = "local ok = pcall(string.rep, 'x', 4000000) redis.call('set', 'a', tostring(ok)) return ok";
+        assert_eq!(eval(&mut t, body, &[]), Reply::Nil);
+        assert!(!t.eng.scripting.last_run.replayable);
+        let body = "local ok = xpcall(function() return string.rep('x', 4000000) end, function(e) return e end) return redis.call('set', 'a', tostring(ok))";
+        assert!(!replayable(&mut t, body));
+        t.eng.scripting.set_memory_limit(1 << 30);
+        // A key that expires during the run: the replica's clock decides otherwise.
+        t.run("debug set-active-expire 0");
+        t.run("set e 1 px 1");
+        let deadline = crate::util::now_ms() + 2;
+        while crate::util::now_ms() < deadline {}
+        assert!(!replayable(&mut t, "redis.call('set', 'a', '1') return redis.call('get', 'e')"));
+        // A write refused for this node's state (OOM) that the script caught.
+        t.eng.config.maxmemory = 1;
+        t.eng.used_memory_sample = 2;
+        assert!(!replayable(&mut t, "redis.pcall('set', 'a', '1') return redis.call('del', 'a')"));
     }
 
     #[test]

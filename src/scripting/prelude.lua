@@ -22,6 +22,16 @@ local tinsert, tremove, tsort = table.insert, table.remove, table.sort
 local dbg_getinfo, dbg_getmetatable = debug.getinfo, debug.getmetatable
 local errtext = env.errtext
 local RO = 'Attempt to modify a readonly table'
+local nondeterministic, find = env.nondeterministic, string.find
+
+-- A memory error depends on the VM's state, not on the script: a run that caught
+-- one reaches replicas as its effects, never replayed.
+local function is_memory_error(e)
+    if type(e) == 'userdata' then
+        e = (errtext(e))
+    end
+    return type(e) == 'string' and find(e, 'not enough memory', 1, true) ~= nil
+end
 
 -- proxy -> the table holding its contents
 local contents = {}
@@ -139,6 +149,9 @@ local function pcall_result(ok, ...)
         return true, ...
     end
     local e = ...
+    if is_memory_error(e) then
+        nondeterministic()
+    end
     if type(e) == 'table' then
         local m = raw_get(e, 'err')
         if type(m) == 'string' or type(m) == 'number' then
@@ -172,13 +185,24 @@ local function lua_error_value(e)
 end
 
 -- xpcall whose handler sees Redis error tables, not mlua's error objects.
+-- (Lua 5.1 calls no handler for an out-of-memory error: its message comes back.)
+local function xpcall_result(ok, ...)
+    if not ok and is_memory_error((...)) then
+        nondeterministic()
+    end
+    return ok, ...
+end
+
 local function w_xpcall(f, h)
-    return xpcall(f, function(e)
+    return xpcall_result(xpcall(f, function(e)
+        if is_memory_error(e) then
+            nondeterministic()
+        end
         if type(e) == 'userdata' then
             e = lua_error_value(e)
         end
         return h(e)
-    end)
+    end))
 end
 
 -- The message handler of every script run (Redis's __redis__err__handler): the

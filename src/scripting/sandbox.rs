@@ -96,8 +96,23 @@ impl Vm {
         env.set("struct", super::libs::structlib::open(&lua)?)?;
         env.set("bit", super::libs::bitop::open(&lua)?)?;
         let os = lua.create_table()?;
-        os.set("clock", lua.create_function(|_, ()| Ok(process_cpu_seconds()))?)?;
+        let s = shared.clone();
+        os.set(
+            "clock",
+            lua.create_function(move |_, ()| {
+                api::note_nondeterministic(&s);
+                Ok(process_cpu_seconds())
+            })?,
+        )?;
         env.set("os", os)?;
+        let s = shared.clone();
+        env.set(
+            "nondeterministic",
+            lua.create_function(move |_, ()| {
+                api::note_nondeterministic(&s);
+                Ok(())
+            })?,
+        )?;
         let s = shared.clone();
         env.set("random", lua.create_function(move |lua, args: MultiValue| random(lua, &s, args))?)?;
         let s = shared.clone();
@@ -137,6 +152,11 @@ impl Vm {
         let result = self.runner.call::<(bool, Value)>(f);
         let _ = self.lua.set_memory_limit(0);
         result
+    }
+
+    /// Runs `f` under the message handler with no memory limit.
+    pub fn run_unlimited(&self, f: &Function) -> mlua::Result<(bool, Value)> {
+        self.runner.call::<(bool, Value)>(f)
     }
 
     /// The plain count hook with its count restarted (also after a kill switched it

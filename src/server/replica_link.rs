@@ -73,7 +73,8 @@ fn link_down(eng: &mut crate::engine::Engine, generation: u64) -> Option<bool> {
     let db = eng.clients.get(&id).map_or(0, |c| c.db);
     let (replid, offset) = (eng.repl.replid.clone(), eng.repl.offset);
     if let Some(m) = eng.repl.master.as_mut() {
-        m.cached = Some((replid, offset, db));
+        // After a divergence nothing continues: the next sync is a full one.
+        m.cached = (!std::mem::take(&mut m.full_resync)).then_some((replid, offset, db));
     }
     eng.remove_client(id);
     Some(true)
@@ -174,7 +175,19 @@ async fn attempt(shared: &Arc<Shared>, generation: u64) -> Result<(), Failure> {
         link.send(&[b"REPLCONF", b"ip-address", ip.as_bytes()]).await?;
         link.line(SYNC_IO).await?;
     }
-    link.send(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]).await?;
+    // `capa moonkv`: this node runs scripts sent verbatim with the primary's
+    // determinism (DESIGN.md "Script propagation"); other primaries ignore it.
+    let moonkv = {
+        let mut eng = shared.engine().await;
+        let m = eng.repl.master.as_mut().filter(|m| m.generation == generation).ok_or("REPLICAOF changed")?;
+        m.announced_moonkv = !m.plain_capa;
+        m.announced_moonkv
+    };
+    if moonkv {
+        link.send(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2", b"capa", b"moonkv"]).await?;
+    } else {
+        link.send(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"]).await?;
+    }
     link.line(SYNC_IO).await?;
     // A FAILOVER hands the role over: the target promotes itself on this PSYNC.
     let failover = shared.engine().await.repl.failover.is_some();
@@ -490,6 +503,9 @@ async fn stream_loop(
             let raw_all = link.buf.clone().freeze();
             let mut pos = 0;
             let mut applied = BytesMut::new();
+            // Scripts the primary sent verbatim: sub-replicas that cannot run
+            // them must not continue from before them.
+            let mut scripts = false;
             loop {
                 let before = link.buf.len();
                 let decoded = decoder.decode(&mut link.buf, &limits);
@@ -514,11 +530,14 @@ async fn stream_loop(
                     // The ACK reports the offset before the GETACK itself.
                     getacks.push(eng.repl.offset + applied.len() as u64);
                 } else {
+                    scripts |= argv[0].eq_ignore_ascii_case(b"eval") || argv[0].eq_ignore_ascii_case(b"evalsha");
                     // Replies are discarded, except errors, which must not
                     // happen; pauses do not apply to the primary's client
                     // (see `Engine::execute`).
                     if let crate::engine::Exec::Reply(reply) = eng.execute(&mut client, &argv, &mut clock) {
-                        eng.check_applied_reply(&argv, &reply);
+                        if eng.check_applied_reply(&argv, &reply) {
+                            result = Err("Diverged from MASTER: full sync needed".to_string());
+                        }
                     }
                 }
                 if client.multi.is_some() {
@@ -527,10 +546,16 @@ async fn stream_loop(
                     applied.extend_from_slice(&in_multi.split());
                     applied.extend_from_slice(&raw);
                 }
+                if result.is_err() {
+                    break;
+                }
             }
             eng.stats.total_net_repl_input_bytes += raw_all.len() as u64;
             if !applied.is_empty() {
                 eng.repl_feed(applied.freeze());
+                if scripts {
+                    eng.repl.verbatim_end = eng.repl.offset;
+                }
             }
             let read = eng.repl.offset + (in_multi.len() + frame.len() + link.buf.len()) as u64;
             if let Some(m) = eng.repl.master.as_mut() {
