@@ -755,7 +755,7 @@ mod tests {
     #[test]
     fn a_run_is_replayable_only_when_a_replica_would_do_the_same() {
         let mut t = TestEngine::new();
-        let mut replayable = |t: &mut TestEngine, body: &str| {
+        let replayable = |t: &mut TestEngine, body: &str| {
             eval(t, body, &[]);
             t.eng.scripting.last_run.replayable
         };
