@@ -9,6 +9,7 @@ use common::*;
 use std::time::Duration;
 
 mod bad_input;
+mod scripts_modes;
 
 const SYNC: Duration = Duration::from_secs(30);
 

@@ -1,0 +1,214 @@
+//! Script propagation in each `script-replication` mode (issue 7): every
+//! interleaving of the issue's list, ending with offsets equal, digests equal,
+//! no replica error, and every script the primary ran or loaded known to every
+//! replica and runnable after a promotion.
+
+use super::*;
+
+/// Scripts of every kind the issue lists: (body, keys). Each runs by EVAL, then
+/// twice by EVALSHA.
+const KINDS: &[(&str, &[&str])] = &[
+    // Deterministic writes: verbatim where the mode allows.
+    ("for i = 1, 10 do redis.call('set', KEYS[1] .. i, ARGV[1]) end return 10", &["ten:"]),
+    ("redis.call('set', KEYS[1], math.random(1000000)) return 1", &["rand"]),
+    (
+        "for _, m in ipairs(redis.call('smembers', KEYS[1])) do redis.call('rpush', KEYS[2], m) end return 1",
+        &["set", "order"],
+    ),
+    (
+        "local h = redis.call('hgetall', KEYS[1]) redis.call('set', KEYS[2], table.concat(h, ',')) return 1",
+        &["hash", "hflat"],
+    ),
+    ("redis.call('select', 5) redis.call('incr', KEYS[1]) return 1", &["in5"]),
+    ("local v = redis.call('get', KEYS[1]) if v then redis.call('set', KEYS[2], v) end return v", &["maybe", "copy"]),
+    // Non-deterministic: effects in adaptive mode, refused or effects in verbatim.
+    ("local t = redis.call('time') redis.call('set', KEYS[1], t[1] .. t[2]) return 1", &["time"]),
+    ("redis.replicate_commands() local t = redis.call('time') return redis.call('set', KEYS[1], t[2])", &["time2"]),
+    ("redis.replicate_commands() return redis.call('spop', KEYS[1])", &["pool"]),
+    ("redis.replicate_commands() redis.call('set', KEYS[1], redis.call('randomkey') or 'none') return 1", &["rk"]),
+    ("redis.call('set', KEYS[1], 'v', 'EX', 1000) redis.call('pexpire', KEYS[2], 5000) return 1", &["ex", "ten:1"]),
+    ("return redis.call('incrbyfloat', KEYS[1], '0.1')", &["float"]),
+    ("redis.call('publish', 'ch', 'm') return redis.call('incr', KEYS[1])", &["pub"]),
+    ("redis.call('rpush', KEYS[1], os.clock() >= 0 and 'a' or 'b') return 1", &["clock"]),
+    // Reads a key that expired by the primary's clock.
+    ("if redis.call('exists', KEYS[1]) == 0 then redis.call('incr', KEYS[2]) end return 1", &["short", "gone"]),
+    // Errors half way, after writing.
+    ("redis.call('set', KEYS[1], 1) redis.call('incr', KEYS[2]) return 1", &["half", "str"]),
+    // Read-only, and writing only on some runs.
+    ("return redis.call('get', KEYS[1])", &["ten:1"]),
+    ("if ARGV[1] == 'w' then redis.call('incr', KEYS[1]) end return 1", &["sometimes"]),
+];
+
+fn eval_any(
+    c: &mut redis::Connection,
+    cmd: &str,
+    script: &str,
+    keys: &[&str],
+    arg: &str,
+) -> redis::RedisResult<redis::Value> {
+    let mut command = redis::cmd(cmd);
+    command.arg(script).arg(keys.len()).arg(keys).arg(arg);
+    command.query(c)
+}
+
+/// Runs every kind by EVAL and EVALSHA (a run that writes nothing first, for the
+/// ones that write on demand), some inside MULTI; returns their shas.
+fn run_kinds(p: &mut redis::Connection, round: usize) -> Vec<String> {
+    let _: () = q(p, &["SADD", "set", "a", "b", "c", "d", "e", "f"]);
+    let _: () = q(p, &["HSET", "hash", "z", "1", "y", "2", "x", "3"]);
+    let _: () = q(p, &["SADD", "pool", "1", "2", "3", "4", "5"]);
+    let _: () = q(p, &["SET", "str", "not a number"]);
+    let _: () = q(p, &["SET", "maybe", "x"]);
+    // Expires before the script reads it (active expiry is off on the primary).
+    let _: () = q(p, &["SET", "short", "1", "PX", "1"]);
+    let until = std::time::Instant::now() + Duration::from_millis(3);
+    while std::time::Instant::now() < until {}
+    let mut shas = Vec::new();
+    for (body, keys) in KINDS {
+        let arg = format!("r{round}");
+        let _ = eval_any(p, "EVAL", body, keys, &arg);
+        let sha = script_load(p, body);
+        let _ = eval_any(p, "EVALSHA", &sha, keys, &arg);
+        let _ = eval_any(p, "EVALSHA", &sha, keys, "w");
+        shas.push(sha);
+    }
+    // EVALSHA inside MULTI.
+    let mut pipe = redis::pipe();
+    pipe.atomic();
+    for (sha, (_, keys)) in shas.iter().zip(KINDS).take(6) {
+        pipe.cmd("EVALSHA").arg(sha).arg(keys.len()).arg(*keys).arg("m");
+    }
+    let _: redis::Value = pipe.query(p).expect("EVALSHA in MULTI");
+    shas
+}
+
+/// Waits for `replicas` to reach the primary's offset, then checks digests, the
+/// scripts they know and their logs.
+fn assert_converged(p: &mut redis::Connection, replicas: &[(&Server, &str)], shas: &[String]) {
+    let want = digest(p);
+    for (server, name) in replicas {
+        let mut c = server.conn();
+        wait_caught_up(p, &mut c);
+        assert_eq!(digest(&mut c), want, "{name}'s digest");
+        for sha in shas {
+            assert!(script_exists(&mut c, sha), "{name} knows {sha}");
+        }
+        assert_eq!(stat_of(&mut c, "unexpected_error_replies"), "0", "{name} applied the stream without an error");
+        assert!(!server.log().contains("CRITICAL"), "{name}'s log: {}", server.log());
+    }
+}
+
+/// The issue's interleavings, in `mode`: a chain primary → mid → leaf plus a
+/// second direct replica; scripts loaded before the replicas joined; every kind
+/// of script; a leaf restart continuing partially; SCRIPT FLUSH then the
+/// scripts again; more than 500 distinct EVAL scripts (eviction); a killed and
+/// a timed-out script; finally a promotion answering EVALSHA for everything.
+fn interleavings(mode: &str) {
+    let primary = Server::start(&[
+        "--repl-diskless-sync-delay",
+        "0",
+        "--script-replication",
+        mode,
+        "--busy-reply-threshold",
+        "50",
+    ]);
+    let mut p = primary.conn();
+    let _: () = q(&mut p, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    let early = script_load(&mut p, "return redis.call('incr', KEYS[1])");
+    let _: i64 = q(&mut p, &["EVALSHA", &early, "1", "early"]);
+    let mid = Server::start(FAST);
+    let direct = Server::start(&[]);
+    let mut leaf = Server::start(&[]);
+    attach(&mut mid.conn(), &primary);
+    attach(&mut direct.conn(), &primary);
+    attach(&mut leaf.conn(), &mid);
+    let mut shas = vec![early.clone()];
+    shas.extend(run_kinds(&mut p, 1));
+    assert_converged(&mut p, &[(&mid, "mid"), (&direct, "direct"), (&leaf, "leaf")], &shas);
+
+    // The leaf restarts from its file and continues partially.
+    let mut raw = leaf.raw();
+    raw.send(b"SHUTDOWN SAVE\r\n");
+    wait_for(SYNC, "the leaf to save and exit", || !leaf.alive());
+    let file = std::fs::read(leaf.dir.path().join("dump.rdb")).expect("the leaf saved");
+    run_kinds(&mut p, 2);
+    let leaf = Server::start_with_files(&["--replicaof", "127.0.0.1", &mid.port.to_string()], &[("dump.rdb", &file)]);
+    wait_for(SYNC, "the restarted leaf's link", || repl_field(&mut leaf.conn(), "master_link_status") == "up");
+    assert_converged(&mut p, &[(&mid, "mid"), (&direct, "direct"), (&leaf, "restarted leaf")], &shas);
+    assert!(leaf.log().contains("Successful partial resynchronization"), "{}", leaf.log());
+
+    // SCRIPT FLUSH, then EVALSHA fails and EVAL sends the scripts again.
+    let _: () = q(&mut p, &["SCRIPT", "FLUSH"]);
+    let gone = eval_any(&mut p, "EVALSHA", &shas[1], KINDS[0].1, "x").expect_err("flushed");
+    assert_eq!(gone.code(), Some("NOSCRIPT"));
+    let shas_again = run_kinds(&mut p, 3);
+    assert_converged(&mut p, &[(&mid, "mid"), (&direct, "direct"), (&leaf, "leaf")], &shas_again);
+    assert!(!script_exists(&mut mid.conn(), &early), "the flush reached the replicas");
+
+    // More than 500 distinct EVAL scripts: the oldest are evicted on the
+    // primary, and one run again after its eviction is sent again.
+    let mut pipe = redis::pipe();
+    for i in 0..520 {
+        pipe.cmd("EVAL").arg(format!("return redis.call('set', KEYS[1], '{i}')")).arg(1).arg(format!("many:{}", i % 7));
+    }
+    let _: redis::Value = pipe.query(&mut p).expect("520 scripts");
+    assert!(stat_of(&mut p, "evicted_scripts").parse::<u64>().unwrap() >= 20);
+    let _: () = q(&mut p, &["EVAL", "return redis.call('set', KEYS[1], '0')", "1", "many:0"]);
+    let first = script_load(&mut p, "return redis.call('set', KEYS[1], '0')");
+    let _: () = q(&mut p, &["EVALSHA", &first, "1", "many:0"]);
+
+    // A script killed before writing, and one that wrote past the busy threshold.
+    let port = primary.port;
+    let looping = std::thread::spawn(move || {
+        let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap();
+        redis::cmd("EVAL").arg("local i = 0 while true do i = i + 1 end").arg(0).query::<redis::Value>(&mut c)
+    });
+    let mut killer = primary.conn();
+    wait_for(SYNC, "the script to be killable", || redis::cmd("SCRIPT").arg("KILL").query::<()>(&mut killer).is_ok());
+    let killed = looping.join().unwrap().expect_err("killed");
+    assert!(killed.to_string().contains("Script killed by user"), "{killed}");
+    let slow = "redis.call('set', KEYS[1], 'slow') local n = 0 for i = 1, 3000000 do n = n + i end return n";
+    let _: i64 = q(&mut p, &["EVAL", slow, "1", "slow"]);
+    let mut known = shas_again.clone();
+    known.push(first);
+    known.push(script_load(&mut p, slow));
+    assert_converged(&mut p, &[(&mid, "mid"), (&direct, "direct"), (&leaf, "leaf")], &known);
+
+    let stats = info_of(&mut p, "stats");
+    let verbatim: u64 = field(&stats, "repl_script_runs_verbatim").unwrap().parse().unwrap();
+    let effects: u64 = field(&stats, "repl_script_runs_effects").unwrap().parse().unwrap();
+    assert!(effects > 0, "{stats}");
+    if mode == "effects" {
+        assert_eq!(verbatim, 0, "{stats}");
+    } else {
+        assert!(verbatim > 0, "{stats}");
+    }
+
+    // Promoted, the mid replica runs every script the old primary knew.
+    drop(primary);
+    let mut m = mid.conn();
+    let _: () = q(&mut m, &["REPLICAOF", "NO", "ONE"]);
+    for (i, sha) in known.iter().enumerate() {
+        let keys = KINDS.get(i).map_or(&["x"][..], |k| k.1);
+        if let Err(e) = eval_any(&mut m, "EVALSHA", sha, keys, "after") {
+            assert_ne!(e.code(), Some("NOSCRIPT"), "{sha} after the promotion");
+        }
+    }
+    wait_caught_up(&mut m, &mut leaf.conn());
+    assert_eq!(digest(&mut m), digest(&mut leaf.conn()));
+}
+
+#[test]
+fn scripts_interleavings_in_adaptive_mode() {
+    interleavings("adaptive");
+}
+
+#[test]
+fn scripts_interleavings_in_verbatim_mode() {
+    interleavings("verbatim");
+}
+
+#[test]
+fn scripts_interleavings_in_effects_mode() {
+    interleavings("effects");
+}
