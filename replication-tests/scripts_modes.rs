@@ -212,3 +212,169 @@ fn scripts_interleavings_in_verbatim_mode() {
 fn scripts_interleavings_in_effects_mode() {
     interleavings("effects");
 }
+
+/// The redis-server replica's log has no error applying the stream.
+fn assert_redis_applied_cleanly(server: &Server) {
+    let log = server.log();
+    assert!(!log.contains("CRITICAL"), "redis-server's log: {log}");
+}
+
+/// A redis-server 7.0 replica receives only what it can execute: while it is
+/// attached (and while its dropped link could still continue) every run goes
+/// as effects; a redis-server below a moonkv replica makes that replica
+/// reconnect without `capa moonkv` first.
+#[test]
+fn a_redis_server_replica_receives_only_what_it_can_execute() {
+    let Some(redis_direct) = Server::start_redis(&[]) else { return };
+    let redis_leaf = Server::start_redis(&[]).expect("redis-server");
+    let primary = Server::start(FAST);
+    let mid = Server::start(FAST);
+    let mut p = primary.conn();
+    attach(&mut mid.conn(), &primary);
+    attach(&mut redis_direct.conn(), &primary);
+    let mut shas = run_kinds(&mut p, 1);
+    assert_eq!(stat_of(&mut p, "repl_script_runs_verbatim"), "0", "a redis-server replica is attached");
+    // Its link drops and scripts run meanwhile (mid still attached): still
+    // effects, and it continues.
+    // (Stopped, it cannot come back before the scripts ran; mid comes back.)
+    let pid = redis_direct.child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-STOP", &pid]).status().expect("kill").success());
+    let _: i64 = q(&mut p, &["CLIENT", "KILL", "TYPE", "replica"]);
+    wait_for(SYNC, "mid back alone", || {
+        repl_field(&mut p, "connected_slaves") == "1" && repl_field(&mut p, "slave0").contains("online")
+    });
+    shas = run_kinds(&mut p, 2);
+    assert!(std::process::Command::new("kill").args(["-CONT", &pid]).status().expect("kill").success());
+    wait_for(SYNC, "both replicas back", || repl_field(&mut p, "connected_slaves") == "2");
+    assert_eq!(stat_of(&mut p, "repl_script_runs_verbatim"), "0", "the redis-server replica may still continue");
+    let mut r = redis_direct.conn();
+    wait_caught_up(&mut p, &mut r);
+    assert_same(&dataset(&mut p), &dataset(&mut r), "redis-server replica");
+    for sha in &shas {
+        assert!(script_exists(&mut r, sha), "redis-server knows {sha}");
+    }
+    assert_redis_applied_cleanly(&redis_direct);
+    // Without it, verbatim runs resume; a redis-server below mid then makes mid
+    // reconnect without capa moonkv, and the runs go as effects again.
+    drop(r);
+    drop(redis_direct);
+    let _: () = q(&mut p, &["CONFIG", "SET", "repl-backlog-size", "16384"]);
+    let mut filler = redis::pipe();
+    for i in 0..400 {
+        filler.cmd("SET").arg(format!("fill:{i}")).arg("x".repeat(100));
+    }
+    let _: () = filler.query(&mut p).expect("fill the backlog past the old replica's position");
+    wait_for(SYNC, "the redis-server replica gone", || repl_field(&mut p, "connected_slaves") == "1");
+    run_kinds(&mut p, 3);
+    assert_ne!(stat_of(&mut p, "repl_script_runs_verbatim"), "0", "only moonkv replicas left");
+    let mut l = redis_leaf.conn();
+    attach(&mut l, &mid);
+    assert!(mid.log().contains("reconnecting to MASTER without it"), "{}", mid.log());
+    let before = stat_of(&mut p, "repl_script_runs_verbatim");
+    shas = run_kinds(&mut p, 4);
+    assert_eq!(stat_of(&mut p, "repl_script_runs_verbatim"), before, "mid announced no capa moonkv");
+    wait_caught_up(&mut p, &mut mid.conn());
+    wait_caught_up(&mut p, &mut l);
+    assert_same(&dataset(&mut p), &dataset(&mut l), "redis-server below mid");
+    for sha in &shas {
+        assert!(script_exists(&mut l, sha), "the redis-server leaf knows {sha}");
+    }
+    assert_redis_applied_cleanly(&redis_leaf);
+}
+
+/// A replica whose scripts were flushed behind its primary's back fails the
+/// primary's EVALSHA: it says so loudly, drops the link and full-syncs instead of
+/// going on diverged, and knows the scripts again afterwards.
+#[test]
+fn a_replica_that_fails_a_propagated_script_full_syncs() {
+    let primary = Server::start(FAST);
+    let replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    attach(&mut r, &primary);
+    let body = "for i = 1, 5 do redis.call('incr', KEYS[1]) end return 1";
+    let _: i64 = q(&mut p, &["EVAL", body, "1", "n"]);
+    let sha = script_load(&mut p, body);
+    wait_caught_up(&mut p, &mut r);
+    let _: () = q(&mut r, &["SCRIPT", "FLUSH"]);
+    let _: i64 = q(&mut p, &["EVALSHA", &sha, "1", "n"]);
+    wait_for(SYNC, "a second full sync", || stat_of(&mut p, "sync_full") == "2");
+    wait_for(SYNC, "the link back up", || repl_field(&mut r, "master_link_status") == "up");
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(digest(&mut p), digest(&mut r));
+    assert!(script_exists(&mut r, &sha), "the snapshot carried the script");
+    let log = replica.log();
+    assert!(log.contains("this replica diverged"), "{log}");
+    // `propagation-error-behavior resync` does the same for any error.
+    let _: () = q(&mut r, &["CONFIG", "SET", "propagation-error-behavior", "resync"]);
+    let _: () = q(&mut r, &["CONFIG", "SET", "replica-read-only", "no"]);
+    let _: () = q(&mut r, &["SET", "clash", "a string"]);
+    let _: () = q(&mut p, &["RPUSH", "clash", "x"]);
+    wait_for(SYNC, "a third full sync", || stat_of(&mut p, "sync_full") == "3");
+    wait_for(SYNC, "the link back up", || repl_field(&mut r, "master_link_status") == "up");
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(digest(&mut p), digest(&mut r));
+}
+
+/// SCRIPT FLUSH while a replica full-syncs, a 100 MB script body, and SCRIPT
+/// KILL racing the ends of scripts: defined outcomes, no divergence.
+#[test]
+fn script_flush_during_a_full_sync_a_huge_body_and_kill_races_leave_replicas_equal() {
+    let primary = Server::start(&["--repl-diskless-sync-delay", "1", "--busy-reply-threshold", "1"]);
+    let replica = Server::start(&[]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    let _: () = q(&mut p, &["DEBUG", "POPULATE", "50000"]);
+    let old = script_load(&mut p, "return redis.call('incr', KEYS[1])");
+    let _: () = q(&mut r, &["REPLICAOF", "127.0.0.1", &primary.port.to_string()]);
+    wait_for(SYNC, "the full sync to be under way", || repl_field(&mut p, "slave0").contains("wait_bgsave"));
+    let _: () = q(&mut p, &["SCRIPT", "FLUSH"]);
+    let new = script_load(&mut p, "return redis.call('incr', KEYS[1] .. ':new')");
+    let _: i64 = q(&mut p, &["EVALSHA", &new, "1", "k"]);
+    wait_for(SYNC, "the link up", || repl_field(&mut r, "master_link_status") == "up");
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(digest(&mut p), digest(&mut r));
+    assert!(!script_exists(&mut r, &old) && script_exists(&mut r, &new));
+
+    // 100 MB of body (a long comment): loaded, sent once, known by the replica.
+    let huge = format!("redis.call('set', KEYS[1], 'huge') return 1 --{}", "x".repeat(100 << 20));
+    let _: i64 = q(&mut p, &["EVAL", &huge, "1", "h"]);
+    let sha = script_load(&mut p, &huge);
+    let _: i64 = q(&mut p, &["EVALSHA", &sha, "1", "h2"]);
+    drop(huge);
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(digest(&mut p), digest(&mut r));
+    assert!(script_exists(&mut r, &sha));
+
+    // SCRIPT KILL sent again and again while short scripts start and end.
+    let port = primary.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let killer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap();
+            let mut killed = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                killed += redis::cmd("SCRIPT").arg("KILL").query::<()>(&mut c).is_ok() as u32;
+            }
+            killed
+        })
+    };
+    let racing = "local n = 0 for i = 1, tonumber(ARGV[1]) do n = n + 1 end redis.call('incr', KEYS[1]) return n";
+    let mut outcomes = [0, 0];
+    for i in 0..300 {
+        let loops = (i % 10 * 100_000).to_string();
+        match eval_any(&mut p, "EVAL", racing, &["raced"], &loops) {
+            Ok(_) => outcomes[0] += 1,
+            Err(e) => {
+                assert!(e.to_string().contains("Script killed by user"), "{e}");
+                outcomes[1] += 1;
+            }
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    killer.join().unwrap();
+    let raced: i64 = q::<Option<i64>>(&mut p, &["GET", "raced"]).unwrap_or(0);
+    assert_eq!(raced, outcomes[0], "each run that was not killed wrote once");
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(digest(&mut p), digest(&mut r));
+    assert_eq!(stat_of(&mut r, "unexpected_error_replies"), "0");
+}
