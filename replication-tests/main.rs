@@ -10,6 +10,7 @@ use std::time::Duration;
 
 mod bad_input;
 mod scripts_modes;
+mod scripts_random;
 
 const SYNC: Duration = Duration::from_secs(30);
 

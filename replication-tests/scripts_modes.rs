@@ -232,7 +232,7 @@ fn a_redis_server_replica_receives_only_what_it_can_execute() {
     let mut p = primary.conn();
     attach(&mut mid.conn(), &primary);
     attach(&mut redis_direct.conn(), &primary);
-    let mut shas = run_kinds(&mut p, 1);
+    run_kinds(&mut p, 1);
     assert_eq!(stat_of(&mut p, "repl_script_runs_verbatim"), "0", "a redis-server replica is attached");
     // Its link drops and scripts run meanwhile (mid still attached): still
     // effects, and it continues.
@@ -243,7 +243,7 @@ fn a_redis_server_replica_receives_only_what_it_can_execute() {
     wait_for(SYNC, "mid back alone", || {
         repl_field(&mut p, "connected_slaves") == "1" && repl_field(&mut p, "slave0").contains("online")
     });
-    shas = run_kinds(&mut p, 2);
+    let mut shas = run_kinds(&mut p, 2);
     assert!(std::process::Command::new("kill").args(["-CONT", &pid]).status().expect("kill").success());
     wait_for(SYNC, "both replicas back", || repl_field(&mut p, "connected_slaves") == "2");
     assert_eq!(stat_of(&mut p, "repl_script_runs_verbatim"), "0", "the redis-server replica may still continue");

@@ -186,13 +186,13 @@ wait_ping() { for _ in $(seq 1 500); do $CLI -p "$1" ping 2>/dev/null | grep -q 
 link_up() { $CLI -p "$1" info replication 2>/dev/null | tr -d '\r' | grep -q '^master_link_status:up'; }
 # Both trios stay up; the SET runs alternate between them (median of ROUNDS),
 # the idle trio costing nothing meanwhile.
-declare -A PRIMARY PIDS
+declare -A PRIMARY REPLICAS PIDS
 for srv in moonkv:$MOONKV redis:$REDIS; do
   IFS=: read -r name bin <<<"$srv"
   P=$(free_port); R1=$(free_port); R2=$(free_port)
   PP=$(start_node "$bin" "$TMP/repl-$name-p" "$P"); P1=$(start_node "$bin" "$TMP/repl-$name-1" "$R1")
   P2=$(start_node "$bin" "$TMP/repl-$name-2" "$R2")
-  PRIMARY[$name]=$P; PIDS[$name]="$PP $P1 $P2"
+  PRIMARY[$name]=$P; REPLICAS[$name]="$R1 $R2"; PIDS[$name]="$PP $P1 $P2"
   for port in $P $R1 $R2; do wait_ping "$port"; done
   $CLI -p "$P" debug populate "$REPL_KEYS" key 100 >/dev/null
   t0=$(ms_now)
@@ -209,6 +209,38 @@ for round in $(seq 1 "$ROUNDS"); do
     SET32[$name]+="$(set_rps "${PRIMARY[$name]}" $((N * 5)) 32) "
   done
 done
+# Scripts with the same 2 replicas: EVALSHA of a script doing 10 writes, moonkv
+# in adaptive and in effects mode, redis-server (which replicates effects).
+# Figures: primary ops/s, replication stream bytes per run, and how long the
+# replicas take to reach the primary's offset once the run is over.
+SCRIPT='for i = 1, 10 do redis.call("set", "s:" .. ARGV[1] .. ":" .. i, ARGV[1]) end return 10'
+SCRIPT_N=${SCRIPT_N:-$((N / 2))}
+declare -A EVAL_RPS EVAL_BYTES EVAL_LAG
+repl_offset() { $CLI -p "$1" info replication | tr -d '\r' | awk -F: '$1 == "master_repl_offset" { print $2 }'; }
+replica_offsets_equal() { # name; true when every replica has applied all the primary streamed
+  local want r
+  want=$(repl_offset "${PRIMARY[$1]}")
+  for r in ${REPLICAS[$1]}; do
+    [ "$(repl_offset "$r")" = "$want" ] || return 1
+  done
+}
+for round in $(seq 1 "$ROUNDS"); do
+  for variant in moonkv:adaptive moonkv:effects redis:effects; do
+    IFS=: read -r name mode <<<"$variant"
+    port=${PRIMARY[$name]}
+    [ "$name" = moonkv ] && $CLI -p "$port" config set script-replication "$mode" >/dev/null
+    sha=$($CLI -p "$port" script load "$SCRIPT")
+    until replica_offsets_equal "$name"; do sleep 0.01; done
+    o0=$(repl_offset "$port")
+    rps=$($BENCH -p "$port" -c 50 -n "$SCRIPT_N" -r 100000 --csv evalsha "$sha" 0 __rand_int__ 2>/dev/null | tail -n +2 | tr -d '"' | cut -d, -f2)
+    o1=$(repl_offset "$port")
+    t0=$(ms_now)
+    until replica_offsets_equal "$name"; do sleep 0.001; done
+    EVAL_LAG[$variant]+="$(($(ms_now) - t0)) "
+    EVAL_RPS[$variant]+="$rps "
+    EVAL_BYTES[$variant]=$(awk -v d=$((o1 - o0)) -v n="$SCRIPT_N" 'BEGIN { printf "%.1f", d / n }')
+  done
+done
 for name in moonkv redis; do
   # shellcheck disable=SC2086
   kill ${PIDS[$name]}; wait ${PIDS[$name]} 2>/dev/null || true
@@ -216,3 +248,12 @@ done
 row "full sync ms" "${SYNC_MS[moonkv]}" "${SYNC_MS[redis]}"
 row "SET -P 1 ops/s, 2 replicas" "$(echo "${SET1[moonkv]}" | median)" "$(echo "${SET1[redis]}" | median)"
 row "SET -P 32 ops/s, 2 replicas" "$(echo "${SET32[moonkv]}" | median)" "$(echo "${SET32[redis]}" | median)"
+echo
+echo "scripts: EVALSHA of a script doing 10 SETs, -c 50 -n $SCRIPT_N, 2 replicas (moonkv adaptive/effects vs redis)"
+printf "%-28s %14s %14s %8s\n" "figure" "moonkv" "redis" "ratio"
+for mode in adaptive effects; do
+  row "EVALSHA ops/s, $mode" "$(echo "${EVAL_RPS[moonkv:$mode]}" | median)" "$(echo "${EVAL_RPS[redis:effects]}" | median)"
+  row "stream bytes/run, $mode" "${EVAL_BYTES[moonkv:$mode]}" "${EVAL_BYTES[redis:effects]}"
+  row "replica catch-up ms, $mode" "$(echo "${EVAL_LAG[moonkv:$mode]}" | median)" "$(echo "${EVAL_LAG[redis:effects]}" | median)"
+done
+row "bytes/run adaptive vs effects" "${EVAL_BYTES[moonkv:adaptive]}" "${EVAL_BYTES[moonkv:effects]}"

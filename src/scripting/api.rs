@@ -428,6 +428,10 @@ pub fn redis_table(lua: &Lua, shared: &std::rc::Rc<VmShared>) -> mlua::Result<Ta
         "set_repl",
         lua.create_function(move |_, args: MultiValue| {
             let run = current(&s, "redis.set_repl")?;
+            if run.verbatim && !run.effects {
+                // Redis ≤ 6.2 (S-106).
+                return Err(table_error("You can set the replication behavior only after turning on single commands replication with redis.replicate_commands()."));
+            }
             if args.len() != 1 {
                 return Err(table_error("redis.set_repl() requires two arguments."));
             }
@@ -448,15 +452,21 @@ pub fn redis_table(lua: &Lua, shared: &std::rc::Rc<VmShared>) -> mlua::Result<Ta
     t.set(
         "replicate_commands",
         lua.create_function(move |_, ()| {
-            // 7.x: always true. In verbatim mode it also lifts the refusal of
-            // writes after random commands (Redis ≤ 6.2 semantics), unless it
-            // already wrote.
-            // In every mode the run then reaches replicas as its effects.
-            if let Ok(run) = current(&s, "redis.replicate_commands") {
-                if run.verbatim && !run.effects && !run.wrote {
-                    run.effects = true;
+            // 7.x: always true. In every mode the run then reaches replicas as
+            // its effects.
+            let Ok(run) = current(&s, "redis.replicate_commands") else { return Ok(true) };
+            run.replay_unsafe = true;
+            if run.verbatim && !run.effects {
+                // Redis ≤ 6.2 (S-102, S-106): too late after a write; else the
+                // refusal of writes after random commands is lifted and
+                // math.random gets fresh numbers.
+                if run.wrote {
+                    return Ok(false);
                 }
-                run.replay_unsafe = true;
+                run.effects = true;
+                let mut r = s.rand.get();
+                r.seed(crate::util::now_us() as i32);
+                s.rand.set(r);
             }
             Ok(true)
         })?,

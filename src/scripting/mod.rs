@@ -810,6 +810,18 @@ mod tests {
         let r =
             eval(&mut t, "redis.replicate_commands() redis.call('randomkey') return redis.call('set', 'a', '1')", &[]);
         assert_eq!(r, Reply::Status("OK".into()));
+        // S-106: too late after a write; set_repl only after it.
+        let r = eval(&mut t, "redis.call('set', 'a', '1') return redis.replicate_commands()", &[]);
+        assert_eq!(r, Reply::Nil);
+        let r = eval(&mut t, "redis.set_repl(redis.REPL_ALL)", &[]);
+        let Reply::Error(e) = r else { panic!("{r:?}") };
+        assert!(e.contains("You can set the replication behavior only after turning on single commands replication with redis.replicate_commands()."), "{e}");
+        let r = eval(&mut t, "redis.replicate_commands() redis.set_repl(redis.REPL_ALL) return 1", &[]);
+        assert_eq!(r, Reply::Int(1));
+        // S-102: it reseeds math.random.
+        let seeded = eval(&mut t, "return tostring(math.random())", &[]);
+        let reseeded = eval(&mut t, "redis.replicate_commands() return tostring(math.random())", &[]);
+        assert_ne!(seeded, reseeded);
         t.eng.config.script_replication = crate::config::ScriptReplication::Adaptive;
         let r = eval(&mut t, "redis.call('randomkey') return redis.call('set', 'a', '1')", &[]);
         assert_eq!(r, Reply::Status("OK".into()));
