@@ -378,3 +378,62 @@ fn script_flush_during_a_full_sync_a_huge_body_and_kill_races_leave_replicas_equ
     assert_eq!(digest(&mut p), digest(&mut r));
     assert_eq!(stat_of(&mut r, "unexpected_error_replies"), "0");
 }
+
+/// A redis-server replica follows scripts in every mode (it only ever gets
+/// effects and SCRIPT LOAD) and knows every script afterwards.
+#[test]
+fn a_redis_server_replica_follows_scripts_in_every_mode() {
+    for mode in ["adaptive", "verbatim", "effects"] {
+        let Some(redis) = Server::start_redis(&[]) else { return };
+        let primary = Server::start(&["--repl-diskless-sync-delay", "0", "--script-replication", mode]);
+        let mut p = primary.conn();
+        let _: () = q(&mut p, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+        let mut r = redis.conn();
+        attach(&mut r, &primary);
+        let shas = run_kinds(&mut p, 1);
+        wait_caught_up(&mut p, &mut r);
+        assert_same(&dataset(&mut p), &dataset(&mut r), mode);
+        for sha in &shas {
+            assert!(script_exists(&mut r, sha), "{mode}: redis-server knows {sha}");
+        }
+        assert_eq!(stat_of(&mut p, "repl_script_runs_verbatim"), "0", "{mode}");
+        assert_redis_applied_cleanly(&redis);
+    }
+}
+
+/// A replica runs its primary's long script to the end: its own clients get BUSY
+/// meanwhile and SCRIPT KILL answers UNKILLABLE, as Redis does for a master's
+/// script, whatever the replica's busy-reply-threshold.
+#[test]
+fn a_replica_runs_its_primary_long_script_to_the_end() {
+    let primary = Server::start(FAST);
+    let replica = Server::start(&["--busy-reply-threshold", "5"]);
+    let (mut p, mut r) = (primary.conn(), replica.conn());
+    attach(&mut r, &primary);
+    let long = "redis.call('set', KEYS[1], 'start') local n = 0 for i = 1, 60000000 do n = n + 1 end redis.call('set', KEYS[1], n) return n";
+    let port = primary.port;
+    let body = long.to_string();
+    let run = std::thread::spawn(move || {
+        let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap();
+        redis::cmd("EVAL").arg(body).arg(1).arg("long").query::<i64>(&mut c)
+    });
+    let mut refusals = Vec::new();
+    wait_for(SYNC, "SCRIPT KILL on the replica to meet the primary's script", || {
+        match redis::cmd("SCRIPT").arg("KILL").query::<()>(&mut r) {
+            Err(e) if e.code() == Some("UNKILLABLE") => {
+                refusals.push(e.to_string());
+                true
+            }
+            _ => false,
+        }
+    });
+    assert!(refusals[0].contains("sent by a master instance"), "{refusals:?}");
+    let busy = redis::cmd("GET").arg("long").query::<Option<String>>(&mut r).expect_err("busy");
+    assert_eq!(busy.code(), Some("BUSY"), "{busy}");
+    assert_eq!(run.join().unwrap().expect("the primary's run"), 60_000_000);
+    wait_for(SYNC, "the replica's run to end", || redis::cmd("PING").query::<String>(&mut r).is_ok());
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(q::<String>(&mut r, &["GET", "long"]), "60000000");
+    assert_eq!(digest(&mut p), digest(&mut r));
+    assert_eq!(stat_of(&mut p, "repl_script_runs_verbatim"), "1");
+}

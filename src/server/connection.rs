@@ -623,14 +623,14 @@ fn is_replconf_ack(argv: &[Bytes]) -> bool {
 }
 
 /// Commands that may run Lua (EXEC may hold an EVAL).
-fn may_run_script(argv: &[Bytes]) -> bool {
+pub(crate) fn may_run_script(argv: &[Bytes]) -> bool {
     let Some(name) = argv.first() else { return false };
     ["eval", "evalsha", "eval_ro", "evalsha_ro", "exec"].iter().any(|n| name.eq_ignore_ascii_case(n.as_bytes()))
 }
 
 /// True when `argv` (a `may_run_script` command) runs only scripts known to be
 /// fast (`Scripting::is_known_fast`); for EXEC, every queued script must be.
-fn script_is_known_fast(eng: &crate::engine::Engine, client: &Client, argv: &[Bytes]) -> bool {
+pub(crate) fn script_is_known_fast(eng: &crate::engine::Engine, client: &Client, argv: &[Bytes]) -> bool {
     if argv[0].eq_ignore_ascii_case(b"exec") {
         return client
             .multi

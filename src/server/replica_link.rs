@@ -534,7 +534,16 @@ async fn stream_loop(
                     // Replies are discarded, except errors, which must not
                     // happen; pauses do not apply to the primary's client
                     // (see `Engine::execute`).
-                    if let crate::engine::Exec::Reply(reply) = eng.execute(&mut client, &argv, &mut clock) {
+                    // A script that may run long runs off the worker, so this
+                    // node's clients get BUSY meanwhile (as for their own scripts).
+                    let long = super::connection::may_run_script(&argv)
+                        && !super::connection::script_is_known_fast(&eng, &client, &argv);
+                    let exec = if long {
+                        tokio::task::block_in_place(|| eng.execute(&mut client, &argv, &mut clock))
+                    } else {
+                        eng.execute(&mut client, &argv, &mut clock)
+                    };
+                    if let crate::engine::Exec::Reply(reply) = exec {
                         if eng.check_applied_reply(&argv, &reply) {
                             result = Err("Diverged from MASTER: full sync needed".to_string());
                         }
