@@ -13,8 +13,9 @@ use crate::commands::table::{CommandSpec, CommandTable};
 use crate::engine::{Client, Engine, LookupRefusal};
 use crate::protocol::Reply;
 use bytes::Bytes;
-use mlua::{Lua, MultiValue, Table, Value};
+use mlua::{ffi, Lua, MultiValue, Table, Value};
 use std::cell::Cell;
+use std::ffi::c_int;
 use std::fmt;
 use std::sync::Arc;
 
@@ -254,6 +255,84 @@ fn current(shared: &VmShared, what: &str) -> mlua::Result<&'static mut RunCtx> {
     Ok(unsafe { &mut *p })
 }
 
+/// `redis.call` and `redis.pcall` as Lua C functions, as in Redis: arguments are
+/// read from the Lua stack and the reply is pushed onto it directly, with no mlua
+/// callback frame in between (BENCHMARKS.md, session 6). Each closes over the
+/// VM's shared state (a light userdata upvalue; the VM owns both).
+pub fn call_functions(lua: &Lua, shared: &std::rc::Rc<VmShared>) -> mlua::Result<(mlua::Function, mlua::Function)> {
+    // SAFETY: `make_calls` follows the lua_CFunction contract.
+    let make = unsafe { lua.create_c_function(make_calls)? };
+    make.call(mlua::LightUserData(std::rc::Rc::as_ptr(shared) as *mut std::ffi::c_void))
+}
+
+/// `(shared) → redis.call, redis.pcall`.
+unsafe extern "C-unwind" fn make_calls(l: *mut ffi::lua_State) -> c_int {
+    ffi::lua_pushvalue(l, 1);
+    ffi::lua_pushcclosure(l, redis_call, 1);
+    ffi::lua_pushvalue(l, 1);
+    ffi::lua_pushcclosure(l, redis_pcall, 1);
+    2
+}
+
+unsafe extern "C-unwind" fn redis_call(l: *mut ffi::lua_State) -> c_int {
+    call_from_lua(l, false)
+}
+
+unsafe extern "C-unwind" fn redis_pcall(l: *mut ffi::lua_State) -> c_int {
+    call_from_lua(l, true)
+}
+
+/// `redis.call` (`is_pcall` false) and `redis.pcall`: runs a command and returns
+/// the converted reply. An error reply is returned as `{err=...}` by pcall and
+/// raised by call (as a Redis error table: `pcall(redis.call, ...)` then sees its
+/// text). Being C functions, `return redis.call(...)` keeps the script's frame for
+/// the error position.
+///
+/// `lua_error` unwinds with a longjmp: it is called here, where no Rust value
+/// with a destructor is alive (`run_and_push` has dropped them all).
+unsafe fn call_from_lua(l: *mut ffi::lua_State, is_pcall: bool) -> c_int {
+    if run_and_push(l, is_pcall) {
+        ffi::lua_error(l)
+    }
+    1
+}
+
+/// Runs the command the arguments on `l` name and pushes its reply; true when
+/// what was pushed is an error table to raise.
+unsafe fn run_and_push(l: *mut ffi::lua_State, is_pcall: bool) -> bool {
+    // SAFETY: the upvalue is the VM's `VmShared`, alive as long as the VM.
+    let shared = &*(ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)) as *const VmShared);
+    // Pushing the reply must not meet the script's memory limit (an allocation
+    // error would unwind through this frame).
+    let lua = mlua::Lua::get_or_init_from_ptr(l);
+    let _unlimited = super::sandbox::Unlimited::new(lua);
+    let fail = |text: &str| {
+        convert::push_error_table(l, text, false);
+        !is_pcall
+    };
+    let run = match current(shared, "redis.call/pcall") {
+        Ok(r) => r,
+        Err(_) => return fail("ERR redis.call/pcall can only be called inside a script invocation"),
+    };
+    let Some(argv) = stack_argv(l) else {
+        return fail(if ffi::lua_gettop(l) == 0 {
+            "ERR Please specify at least one argument for this redis lib call"
+        } else {
+            "ERR Lua redis lib command arguments must be strings or integers"
+        });
+    };
+    match run.call(&argv) {
+        Reply::Error(e) if !is_pcall => {
+            convert::push_error_table(l, &e, false);
+            true
+        }
+        reply => {
+            convert::push_reply(l, &reply, run.resp);
+            false
+        }
+    }
+}
+
 /// Lua arguments → argv (`luaArgsToRedisArgv`): strings as they are, numbers as
 /// `%.17g` (Redis 7.0), anything else is an error.
 fn args_to_argv(args: impl Iterator<Item = Value>) -> Result<Vec<Bytes>, ()> {
@@ -271,35 +350,26 @@ fn args_to_argv(args: impl Iterator<Item = Value>) -> Result<Vec<Bytes>, ()> {
     Ok(argv)
 }
 
-/// `redis.call` (`is_pcall` false) and `redis.pcall`: runs a command and returns the
-/// converted reply. An error reply is returned as `{err=...}` by pcall and raised
-/// by call (as a Redis error table: `pcall(redis.call, ...)` then sees its text).
-/// Both are C functions to Lua, as in Redis, so `return redis.call(...)` keeps the
-/// script's frame for the error position.
-fn script_call(lua: &Lua, shared: &VmShared, args: MultiValue, is_pcall: bool) -> mlua::Result<Value> {
-    let _unlimited = super::sandbox::Unlimited::new(lua);
-    let err = |lua: &Lua, text: &str| -> mlua::Result<Value> {
-        if is_pcall {
-            Ok(Value::Table(convert::error_table(lua, text, false)?))
-        } else {
-            Err(mlua::Error::external(TableError(convert::normalize_error(text))))
+/// The call's arguments on the Lua stack → argv, as `args_to_argv`: strings as they are,
+/// numbers as `%.17g` (Redis 7.0); None for no argument or any other type.
+unsafe fn stack_argv(l: *mut ffi::lua_State) -> Option<Vec<Bytes>> {
+    let n = ffi::lua_gettop(l);
+    if n == 0 {
+        return None;
+    }
+    let mut argv = Vec::with_capacity(n as usize);
+    for i in 1..=n {
+        match ffi::lua_type(l, i) {
+            ffi::LUA_TSTRING => {
+                let mut len = 0usize;
+                let p = ffi::lua_tolstring(l, i, &mut len);
+                argv.push(Bytes::copy_from_slice(std::slice::from_raw_parts(p.cast::<u8>(), len)));
+            }
+            ffi::LUA_TNUMBER => argv.push(Bytes::from(crate::util::num::format_g17(ffi::lua_tonumber(l, i)))),
+            _ => return None,
         }
-    };
-    let run = match current(shared, "redis.call/pcall") {
-        Ok(r) => r,
-        Err(_) => return err(lua, "ERR redis.call/pcall can only be called inside a script invocation"),
-    };
-    if args.is_empty() {
-        return err(lua, "ERR Please specify at least one argument for this redis lib call");
     }
-    let Ok(argv) = args_to_argv(args.into_iter()) else {
-        return err(lua, "ERR Lua redis lib command arguments must be strings or integers");
-    };
-    let reply = run.call(&argv);
-    match reply {
-        Reply::Error(e) if !is_pcall => Err(mlua::Error::external(TableError(convert::normalize_error(&e)))),
-        reply => convert::reply_to_lua(lua, &reply, run.resp),
-    }
+    Some(argv)
 }
 
 /// `lua_tonumber`: numbers, numeric strings, else 0.
@@ -325,10 +395,9 @@ fn single_string_arg(args: &MultiValue) -> Option<mlua::String> {
 /// Builds the `redis` table.
 pub fn redis_table(lua: &Lua, shared: &std::rc::Rc<VmShared>) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    let s = shared.clone();
-    t.set("call", lua.create_function(move |lua, args: MultiValue| script_call(lua, &s, args, false))?)?;
-    let s = shared.clone();
-    t.set("pcall", lua.create_function(move |lua, args: MultiValue| script_call(lua, &s, args, true))?)?;
+    let (call, pcall) = call_functions(lua, shared)?;
+    t.set("call", call)?;
+    t.set("pcall", pcall)?;
 
     t.set(
         "error_reply",

@@ -4,7 +4,7 @@
 
 use crate::protocol::Reply;
 use bytes::Bytes;
-use mlua::{Lua, Table, Value};
+use mlua::{ffi, Lua, Table, Value};
 
 /// Nesting beyond which a returned table is not converted any further (a
 /// self-referencing table would otherwise never end). Redis stops at its Lua stack
@@ -36,98 +36,139 @@ pub fn error_table(lua: &Lua, text: &str, from_command: bool) -> mlua::Result<Ta
     Ok(t)
 }
 
-/// A command reply as the script sees it (`redisProtocolToLuaType`), decoded as the
-/// script's protocol `resp` would deliver it.
-pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<Value> {
+/// Pushes a command reply onto `l` as the script sees it (`redisProtocolToLuaType`),
+/// decoded as the script's protocol `resp` would deliver it. Raw Lua API calls:
+/// this runs inside `redis.call`, a Lua C function (see `api::redis_call`).
+///
+/// # Safety
+/// `l` is a running Lua state with the memory limit lifted (an allocation error
+/// would unwind through this frame), inside a C function call.
+pub unsafe fn push_reply(l: *mut ffi::lua_State, reply: &Reply, resp: u8) {
     let resp3 = resp >= 3;
-    Ok(match reply {
-        Reply::Int(n) => Value::Number(*n as f64),
-        Reply::Bulk(b) => Value::String(lua.create_string(b)?),
+    // Replies nest a few levels at most; a state that cannot grow its stack gets
+    // nil rather than an error unwinding through Rust frames.
+    if ffi::lua_checkstack(l, 4) == 0 {
+        ffi::lua_pushnil(l);
+        return;
+    }
+    match reply {
+        Reply::Int(n) => ffi::lua_pushnumber(l, *n as f64),
+        Reply::Bulk(b) => push_bytes(l, b),
         Reply::Status(s) => {
-            let t = lua.create_table_with_capacity(0, 1)?;
-            t.raw_set("ok", lua.create_string(s)?)?;
-            Value::Table(t)
+            ffi::lua_createtable(l, 0, 1);
+            push_bytes(l, s.as_bytes());
+            ffi::lua_setfield(l, -2, c"ok".as_ptr());
         }
-        Reply::Error(e) => Value::Table(error_table(lua, e, true)?),
+        Reply::Error(e) => push_error_table(l, e, true),
         Reply::Nil | Reply::NilArray | Reply::NoReply => {
             if resp3 {
-                Value::Nil
+                ffi::lua_pushnil(l)
             } else {
-                Value::Boolean(false)
+                ffi::lua_pushboolean(l, 0)
             }
         }
-        Reply::Array(items) | Reply::Push(items) => array(lua, items.iter(), resp)?,
+        Reply::Array(items) | Reply::Push(items) => push_array(l, items.iter(), items.len(), resp),
         Reply::Set(items) if resp3 => {
-            let set = lua.create_table_with_capacity(0, items.len())?;
+            ffi::lua_createtable(l, 0, items.len() as i32);
             for m in items {
-                let k = reply_to_lua(lua, m, resp)?;
-                if !matches!(k, Value::Nil) {
-                    set.raw_set(k, true)?;
+                push_reply(l, m, resp);
+                if ffi::lua_isnil(l, -1) != 0 {
+                    ffi::lua_pop(l, 1);
+                } else {
+                    ffi::lua_pushboolean(l, 1);
+                    ffi::lua_rawset(l, -3);
                 }
             }
-            wrap(lua, "set", set)?
+            wrap(l, c"set");
         }
-        Reply::Set(items) => array(lua, items.iter(), resp)?,
+        Reply::Set(items) => push_array(l, items.iter(), items.len(), resp),
         Reply::Map(pairs) if resp3 => {
-            let map = lua.create_table_with_capacity(0, pairs.len())?;
+            ffi::lua_createtable(l, 0, pairs.len() as i32);
             for (k, v) in pairs {
-                let k = reply_to_lua(lua, k, resp)?;
-                if !matches!(k, Value::Nil) {
-                    map.raw_set(k, reply_to_lua(lua, v, resp)?)?;
+                push_reply(l, k, resp);
+                if ffi::lua_isnil(l, -1) != 0 {
+                    ffi::lua_pop(l, 1);
+                } else {
+                    push_reply(l, v, resp);
+                    ffi::lua_rawset(l, -3);
                 }
             }
-            wrap(lua, "map", map)?
+            wrap(l, c"map");
         }
-        Reply::Map(pairs) => array(lua, pairs.iter().flat_map(|(k, v)| [k, v]), resp)?,
+        Reply::Map(pairs) => push_array(l, pairs.iter().flat_map(|(k, v)| [k, v]), pairs.len() * 2, resp),
         Reply::Double(d) if resp3 => {
-            let t = lua.create_table_with_capacity(0, 1)?;
-            t.raw_set("double", *d)?;
-            Value::Table(t)
+            ffi::lua_createtable(l, 0, 1);
+            ffi::lua_pushnumber(l, *d);
+            ffi::lua_setfield(l, -2, c"double".as_ptr());
         }
-        Reply::Double(d) => Value::String(lua.create_string(crate::util::num::format_g17(*d))?),
-        Reply::Bool(b) if resp3 => Value::Boolean(*b),
-        Reply::Bool(b) => Value::Number(if *b { 1.0 } else { 0.0 }),
-        Reply::Verbatim(text) => verbatim(lua, b"txt", text, resp3)?,
-        Reply::VerbatimAs { format, text } => verbatim(lua, format, text, resp3)?,
+        Reply::Double(d) => push_bytes(l, crate::util::num::format_g17(*d).as_bytes()),
+        Reply::Bool(b) if resp3 => ffi::lua_pushboolean(l, *b as i32),
+        Reply::Bool(b) => ffi::lua_pushnumber(l, if *b { 1.0 } else { 0.0 }),
+        Reply::Verbatim(text) => push_verbatim(l, b"txt", text, resp3),
+        Reply::VerbatimAs { format, text } => push_verbatim(l, format, text, resp3),
         Reply::BigNumber(digits) if resp3 => {
-            let t = lua.create_table_with_capacity(0, 1)?;
-            t.raw_set("big_number", lua.create_string(digits)?)?;
-            Value::Table(t)
+            ffi::lua_createtable(l, 0, 1);
+            push_bytes(l, digits);
+            ffi::lua_setfield(l, -2, c"big_number".as_ptr());
         }
-        Reply::BigNumber(digits) => Value::String(lua.create_string(digits)?),
-        Reply::Raw(_) => return reply_to_lua(lua, &reply.clone().decode_raw(), resp),
+        Reply::BigNumber(digits) => push_bytes(l, digits),
+        Reply::Raw(_) => push_reply(l, &reply.clone().decode_raw(), resp),
         Reply::Many(items) => match items.first() {
-            Some(first) => reply_to_lua(lua, first, resp)?,
-            None => Value::Nil,
+            Some(first) => push_reply(l, first, resp),
+            None => ffi::lua_pushnil(l),
         },
-    })
+    }
 }
 
-fn array<'a>(lua: &Lua, items: impl Iterator<Item = &'a Reply>, resp: u8) -> mlua::Result<Value> {
-    let t = lua.create_table()?;
+/// Pushes `{err = <normalised text>}` (with Redis's `ignore_error_stats_update`
+/// when the error came from a command, which counted it already).
+///
+/// # Safety
+/// As `push_reply`.
+pub unsafe fn push_error_table(l: *mut ffi::lua_State, text: &str, from_command: bool) {
+    ffi::lua_createtable(l, 0, 2);
+    push_bytes(l, normalize_error(text).as_bytes());
+    ffi::lua_setfield(l, -2, c"err".as_ptr());
+    if from_command {
+        ffi::lua_pushboolean(l, 1);
+        ffi::lua_setfield(l, -2, c"ignore_error_stats_update".as_ptr());
+    }
+}
+
+unsafe fn push_bytes(l: *mut ffi::lua_State, b: &[u8]) {
+    ffi::lua_pushlstring_(l, b.as_ptr().cast(), b.len());
+}
+
+/// An array table; nil elements leave holes, as Redis's conversion does.
+unsafe fn push_array<'a>(l: *mut ffi::lua_State, items: impl Iterator<Item = &'a Reply>, len: usize, resp: u8) {
+    ffi::lua_createtable(l, len.min(i32::MAX as usize) as i32, 0);
     for (i, r) in items.enumerate() {
-        let v = reply_to_lua(lua, r, resp)?;
-        if !matches!(v, Value::Nil) {
-            t.raw_set(i + 1, v)?;
+        push_reply(l, r, resp);
+        if ffi::lua_isnil(l, -1) != 0 {
+            ffi::lua_pop(l, 1);
+        } else {
+            ffi::lua_rawseti_(l, -2, (i + 1) as i32);
         }
     }
-    Ok(Value::Table(t))
 }
 
-fn wrap(lua: &Lua, key: &str, inner: Table) -> mlua::Result<Value> {
-    let t = lua.create_table_with_capacity(0, 1)?;
-    t.raw_set(key, inner)?;
-    Ok(Value::Table(t))
+/// Replaces the table on top with `{key = table}`.
+unsafe fn wrap(l: *mut ffi::lua_State, key: &std::ffi::CStr) {
+    ffi::lua_createtable(l, 0, 1);
+    ffi::lua_insert(l, -2);
+    ffi::lua_setfield(l, -2, key.as_ptr());
 }
 
-fn verbatim(lua: &Lua, format: &[u8], text: &[u8], resp3: bool) -> mlua::Result<Value> {
+unsafe fn push_verbatim(l: *mut ffi::lua_State, format: &[u8], text: &[u8], resp3: bool) {
     if !resp3 {
-        return Ok(Value::String(lua.create_string(text)?));
+        return push_bytes(l, text);
     }
-    let inner = lua.create_table_with_capacity(0, 2)?;
-    inner.raw_set("format", lua.create_string(format)?)?;
-    inner.raw_set("string", lua.create_string(text)?)?;
-    wrap(lua, "verbatim_string", inner)
+    ffi::lua_createtable(l, 0, 2);
+    push_bytes(l, format);
+    ffi::lua_setfield(l, -2, c"format".as_ptr());
+    push_bytes(l, text);
+    ffi::lua_setfield(l, -2, c"string".as_ptr());
+    wrap(l, c"verbatim_string");
 }
 
 /// A Lua number (mlua shows integral numbers as `Integer` even on Lua 5.1).
