@@ -32,8 +32,12 @@ const KINDS: &[(&str, &[&str])] = &[
     ("redis.call('rpush', KEYS[1], os.clock() >= 0 and 'a' or 'b') return 1", &["clock"]),
     // Reads a key that expired by the primary's clock.
     ("if redis.call('exists', KEYS[1]) == 0 then redis.call('incr', KEYS[2]) end return 1", &["short", "gone"]),
-    // Errors half way, after writing.
+    // Errors half way, after writing; an error reply returned after writing
+    // (replayable: the replica returns it too).
     ("redis.call('set', KEYS[1], 1) redis.call('incr', KEYS[2]) return 1", &["half", "str"]),
+    ("redis.call('incr', KEYS[1]) return redis.error_reply('MY own error')", &["own"]),
+    // Addresses and the collector's state.
+    ("redis.call('set', KEYS[1], tostring({}) ~= '' and collectgarbage('count') > 0 and 1 or 0) return 1", &["addr"]),
     // Read-only, and writing only on some runs.
     ("return redis.call('get', KEYS[1])", &["ten:1"]),
     ("if ARGV[1] == 'w' then redis.call('incr', KEYS[1]) end return 1", &["sometimes"]),

@@ -135,6 +135,16 @@ const CASES: &[&[&str]] = &[
     &["EVAL", "return type(string.dump(function() return 1 end))", "0"],
     &["EVAL", "return loadstring('return 1 + 1')()", "0"],
     &["EVAL", "local f, e = loadstring('return +') return {tostring(f), e}", "0"],
+    // ---- library functions wrapped to notice non-determinism keep Lua's texts
+    &["EVAL", "return tostring()", "0"],
+    &["EVAL", "return {tostring(nil), tostring(true), tostring(1.5), tostring('s'), type(tostring({}))}", "0"],
+    &["EVAL", "return collectgarbage('bogus')", "0"],
+    &["EVAL", "return collectgarbage('count', 'x')", "0"],
+    &["EVAL", "return {type(collectgarbage('count')), type(gcinfo()), collectgarbage('step', 0) ~= nil}", "0"],
+    &["EVAL", "local t = setmetatable({}, {__mode = 'k'}) return type(t)", "0"],
+    &["EVAL", "local ok, e = coroutine.resume(coroutine.create(function() error('in co') end)) return {tostring(ok), e}", "0"],
+    &["EVAL", "return coroutine.resume(1)", "0"],
+    &["EVAL", "local n = 0 for k in pairs({[{}] = 1, a = 2}) do n = n + 1 end return n", "0"],
     // ---- S-11 pcall wrapper
     &["EVAL", "local ok, e = pcall(redis.call, 'nosuchcmd') return {tostring(ok), type(e), e}", "0"],
     &["EVAL", "local ok, e = pcall(redis.call, 'incr', 'str') return {tostring(ok), e}", "0"],

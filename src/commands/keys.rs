@@ -286,14 +286,24 @@ pub fn touch(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 pub fn keys(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let pattern = &argv[1];
     let all = pattern.as_ref() == b"*";
-    let now = ctx.now();
+    // Expired keys are left out, except for the primary's stream on a replica,
+    // which sees every key until the primary's DEL (as lookups do).
+    let now = if ctx.client.flags.master && ctx.eng.is_replica() { i64::MIN } else { ctx.now() };
     let db = ctx.db();
+    let mut skipped_expired = false;
     let out: Vec<Reply> = db
         .keys
         .iter()
-        .filter(|(k, _)| (all || glob_match(pattern, k, false)) && !db.is_expired(k, now))
+        .filter(|(k, _)| {
+            let wanted = all || glob_match(pattern, k, false);
+            let expired = wanted && db.is_expired(k, now);
+            skipped_expired |= expired;
+            wanted && !expired
+        })
         .map(|(k, _)| Reply::bulk_from(k))
         .collect();
+    // Which keys are expired depends on this node's clock.
+    ctx.eng.script_replay_unsafe |= skipped_expired && ctx.eng.in_script;
     Ok(Reply::Array(out))
 }
 

@@ -189,6 +189,13 @@ fn start_sync(ctx: &mut Ctx, psync: Option<(&Bytes, &Bytes)>) -> CmdResult {
         }
         return Err(err("NOMASTERLINK Can't SYNC while not connected with my master"));
     }
+    if !moonkv {
+        // It attaches now; from here on it keeps `capa moonkv` off by itself
+        // (`Engine::repl_no_plain_replicas`).
+        if let Some(m) = ctx.eng.repl.master.as_mut() {
+            m.plain_capa = false;
+        }
+    }
     // Replies already queued on this connection are written before the sync
     // starts (the connection flushes a batch's replies first), so Redis's "pending
     // output" refusal has no case here.

@@ -76,13 +76,22 @@ fn eval_generic(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, read_only: bool) ->
     Ok(reply)
 }
 
-/// EVAL* for a client; a run from the primary that fails here (NOSCRIPT, an
-/// error) did not do what it did on the primary, which sent it because it
-/// succeeded there: the replica has diverged (see `Engine::check_applied_reply`).
+/// EVAL* for a client. A moonkv primary sends a run verbatim only when it ran to
+/// its end there (it may return an error reply, which a replica returns too): a
+/// run from the primary that raises here, or finds no script, did not do what it
+/// did there, and the replica has diverged (see `Engine::check_applied_reply`).
+/// (A Redis ≤ 6.2 primary in verbatim mode also sends runs that raised: such a
+/// replica would full-sync on each.)
 fn eval_checked(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, read_only: bool) -> CmdResult {
     let result = eval_generic(ctx, argv, by_sha, read_only);
-    if ctx.client.flags.master && matches!(result, Err(_) | Ok(Reply::Error(_))) {
-        ctx.eng.repl.script_failed = true;
+    if ctx.client.flags.master {
+        if result.is_err() || ctx.eng.scripting.last_run.raised {
+            ctx.eng.repl.script_failed = true;
+        } else if matches!(result, Ok(Reply::Error(_))) {
+            // The script's own error reply, as on the primary: not an error
+            // applying the stream.
+            ctx.eng.repl.script_error_replies += 1;
+        }
     }
     result
 }

@@ -150,6 +150,12 @@ pub struct Repl {
     pub verbatim_end: u64,
     /// A script from the primary failed here (replica side).
     pub script_failed: bool,
+    /// Error replies that scripts from the primary returned as their result
+    /// (replica side): the primary's runs returned them too.
+    pub script_error_replies: usize,
+    /// This replica's data diverged from its primary's: the next sync must be a
+    /// full one, whatever REPLICAOF says meanwhile. Cleared by a full sync.
+    pub diverged: bool,
     /// The offset when a replica without `capa moonkv` last left: while the
     /// backlog reaches back there, it may continue, so nothing goes verbatim.
     pub plain_detached_at: Option<u64>,
@@ -179,6 +185,8 @@ impl Repl {
             unit_has_verbatim: false,
             verbatim_end: 0,
             script_failed: false,
+            script_error_replies: 0,
+            diverged: false,
             plain_detached_at: None,
         }
     }

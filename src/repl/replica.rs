@@ -47,14 +47,12 @@ pub struct MasterLink {
     pub sync_read: u64,
     /// Bytes read from the primary's stream (`slave_read_repl_offset`).
     pub read_offset: u64,
-    /// The stream failed here in a way that means divergence: the next
-    /// connection full-syncs (no cached position).
-    pub full_resync: bool,
     /// Whether the current (or last) connection announced `capa moonkv`, so the
     /// primary may send scripts verbatim.
     pub announced_moonkv: bool,
     /// Announce no `capa moonkv` from now on: a sub-replica that cannot run
-    /// scripts verbatim follows this node (set by its PSYNC, see `psync`).
+    /// scripts verbatim asks to follow this node (set by `start_sync`, cleared
+    /// once it attached).
     pub plain_capa: bool,
 }
 
@@ -123,6 +121,7 @@ impl Engine {
         self.repl.second_offset = offset as i64 + 1;
         self.repl.offset = offset;
         self.repl.seldb = -1;
+        self.repl.diverged = false;
         let size = self.config.repl_backlog_size as usize;
         self.repl.backlog = Some(crate::repl::backlog::Backlog::new(offset + 1, size));
         self.repl.no_replicas_since = Some(Instant::now());
@@ -136,7 +135,9 @@ impl Engine {
         // What we applied so far continues our history: the primary's stream up to
         // our offset (a replica) or our own (a primary being demoted).
         let db = self.repl.master_client.and_then(|id| self.clients.get(&id)).map_or(0, |c| c.db);
+        // Data that diverged from its primary continues nothing: a full sync.
         let cached = match self.repl.master.as_ref().and_then(|m| m.cached.clone()) {
+            _ if self.repl.diverged => None,
             Some(cached) => Some(cached),
             None => Some((self.repl.replid.clone(), self.repl.offset, db)),
         };
@@ -165,7 +166,6 @@ impl Engine {
             sync_total: -1,
             sync_read: 0,
             read_offset: 0,
-            full_resync: false,
             announced_moonkv: false,
             plain_capa: false,
         });
@@ -229,6 +229,7 @@ impl Engine {
         self.repl.second_offset = -1;
         self.repl.offset = offset;
         self.repl.seldb = -1;
+        self.repl.diverged = false;
         let size = self.config.repl_backlog_size as usize;
         self.repl.backlog = Some(crate::repl::backlog::Backlog::new(offset + 1, size));
         self.dirty += 1;
@@ -248,6 +249,7 @@ impl Engine {
         use crate::config::PropagationErrorBehavior as Behavior;
         use crate::protocol::Reply;
         let script_failed = std::mem::take(&mut self.repl.script_failed);
+        let expected = std::mem::take(&mut self.repl.script_error_replies);
         let errors: Vec<&str> = match reply {
             Reply::Error(e) => vec![e.as_str()],
             Reply::Array(items) if argv[0].eq_ignore_ascii_case(b"exec") => items
@@ -259,6 +261,7 @@ impl Engine {
                 .collect(),
             _ => vec![],
         };
+        let errors = &errors[expected.min(errors.len())..];
         if errors.is_empty() && !script_failed {
             return false;
         }
@@ -282,9 +285,7 @@ impl Engine {
             tracing::error!(
                 "== CRITICAL == '{name}' from the master failed here: this replica diverged. Dropping the link to MASTER to full-sync rather than go on diverged."
             );
-            if let Some(m) = self.repl.master.as_mut() {
-                m.full_resync = true;
-            }
+            self.repl.diverged = true;
         }
         resync
     }

@@ -63,11 +63,18 @@ impl Engine {
     /// scripts as this node does, and no replica that cannot may still continue
     /// from the backlog (a redis-server replica whose link dropped).
     fn repl_replicas_replay_scripts(&self) -> bool {
+        !self.repl.replicas.is_empty() && self.repl_no_plain_replicas()
+    }
+
+    /// True when no replica that cannot run scripts verbatim is attached or may
+    /// still continue from the backlog. A replica announces `capa moonkv` to its
+    /// own primary only then.
+    pub fn repl_no_plain_replicas(&self) -> bool {
         let plain_may_return = self
             .repl
             .plain_detached_at
             .is_some_and(|at| self.repl.backlog.as_ref().is_some_and(|b| b.first_offset() <= at + 1));
-        !self.repl.replicas.is_empty() && !plain_may_return && self.repl.replicas.values().all(|r| r.capa_moonkv)
+        !plain_may_return && self.repl.replicas.values().all(|r| r.capa_moonkv)
     }
 
     /// Puts a finished run into its unit: verbatim or effects (see the module
@@ -79,9 +86,9 @@ impl Engine {
         if !self.repl_originates() || !self.propagating {
             return;
         }
-        let effects = &self.unit_effects[run.effects_from..];
+        let wrote = self.unit_effects.len() > run.effects_from;
         let known = self.repl.script_cache.contains(run.sha);
-        let verbatim = !effects.is_empty()
+        let verbatim = wrote
             && run.replayable
             && self.config.script_replication != ScriptReplication::Effects
             && self.repl_replicas_replay_scripts();
@@ -89,7 +96,7 @@ impl Engine {
             if verbatim {
                 // EVALSHA (or EVAL) as the client sent it.
                 self.repl_run_verbatim(run.argv.to_vec(), &run, 0);
-            } else if !self.unit_effects[run.effects_from..].is_empty() {
+            } else if wrote {
                 self.repl.script_stats.effects_runs += 1;
             }
             return;
@@ -107,7 +114,7 @@ impl Engine {
             };
             self.repl_run_verbatim(cmd, &run, encoded_len(&load));
         } else {
-            if !effects.is_empty() {
+            if wrote {
                 self.repl.script_stats.effects_runs += 1;
             }
             self.unit_effects.insert(run.effects_from, (run.db, load));

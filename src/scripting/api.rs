@@ -111,6 +111,8 @@ pub struct VmShared {
     pub run: Cell<*mut RunCtx>,
     /// The `math.random` generator.
     pub rand: Cell<super::rand::Lrand48>,
+    /// A panic caught in `redis.call`, resumed once the VM is left.
+    pub panic: Cell<Option<Box<dyn std::any::Any + Send>>>,
 }
 
 /// What one script run knows and records (Redis's `scriptRunCtx`).
@@ -138,10 +140,6 @@ pub struct RunCtx {
     pub random: bool,
     /// `redis.replicate_commands()` was called (only matters in verbatim mode).
     pub effects: bool,
-    /// Re-running the script on a replica might not do what this run did (it
-    /// read something a replica sees differently, or asked for effects
-    /// replication): the run must reach replicas as its effects.
-    pub replay_unsafe: bool,
     /// The `script-replication verbatim` rule is in force for this run.
     pub verbatim: bool,
     pub shared_run: Arc<ScriptRun>,
@@ -150,6 +148,14 @@ pub struct RunCtx {
 const RANDOM_WRITE: &str = "Write commands not allowed after non deterministic commands. Call redis.replicate_commands() at the start of your script in order to switch to single commands replication mode.";
 
 impl RunCtx {
+    /// Re-running the script on a replica might not do what this run did (it
+    /// read something a replica sees differently, or asked for effects
+    /// replication): the run must reach replicas as its effects.
+    pub fn not_replayable(&mut self) {
+        // SAFETY: as in `call`.
+        unsafe { (*self.eng).script_replay_unsafe = true };
+    }
+
     /// Runs one command for the script (`scriptCall`): the checks of the scripting
     /// spec §6.4, then the engine's own `call`. Rejections come back as error replies.
     pub fn call(&mut self, argv: &[Bytes]) -> Reply {
@@ -169,9 +175,12 @@ impl RunCtx {
         }
         // PUBLISH replicates too (Redis flags it may-replicate internally).
         let may_replicate = spec.flags.may_replicate || spec.flags.pubsub && spec.name.ends_with("publish");
-        // PUBLISH answers how many clients received the message, which differs
-        // on a replica.
-        self.replay_unsafe |= may_replicate;
+        // PUBLISH answers how many clients received the message and PUBSUB
+        // lists this node's subscribers, MEMORY USAGE measures its allocations:
+        // a replica sees other values.
+        if may_replicate || spec.name.starts_with("pubsub") || spec.name == "memory|usage" {
+            eng.script_replay_unsafe = true;
+        }
         if self.read_only && (spec.flags.write || may_replicate) {
             return reject(eng, spec, "ERR Write commands are not allowed from read-only scripts.");
         }
@@ -187,22 +196,22 @@ impl RunCtx {
         // share: a run that met one (and went on) must not be replayed.
         if spec.flags.write && !self.wrote && !self.from_master {
             if eng.is_replica() && eng.config.replica_read_only {
-                self.replay_unsafe = true;
+                eng.script_replay_unsafe = true;
                 return reject(eng, spec, crate::repl::replica::READONLY);
             }
             if eng.writes_refused_on_save_error() {
-                self.replay_unsafe = true;
+                eng.script_replay_unsafe = true;
                 return reject(eng, spec, crate::engine::persist::MISCONF);
             }
             if eng.repl_too_few_replicas() {
-                self.replay_unsafe = true;
+                eng.script_replay_unsafe = true;
                 return reject(eng, spec, "NOREPLICAS Not enough good replicas to write.");
             }
         }
         // OOM: checked until the script's first write (a script that started
         // writing finishes its work), never for scripts declaring allow-oom.
         if spec.flags.denyoom && !self.wrote && !self.flags.allow_oom && !self.from_master && eng.over_maxmemory() {
-            self.replay_unsafe = true;
+            eng.script_replay_unsafe = true;
             return reject(eng, spec, "OOM command not allowed when used memory > 'maxmemory'.");
         }
         if spec.flags.write {
@@ -240,7 +249,7 @@ pub fn note_nondeterministic(shared: &VmShared) {
     let p = shared.run.get();
     if !p.is_null() {
         // SAFETY: as in `current`.
-        unsafe { (*p).replay_unsafe = true };
+        unsafe { (*p).not_replayable() };
     }
 }
 
@@ -291,10 +300,20 @@ unsafe extern "C-unwind" fn redis_pcall(l: *mut ffi::lua_State) -> c_int {
 /// `lua_error` unwinds with a longjmp: it is called here, where no Rust value
 /// with a destructor is alive (`run_and_push` has dropped them all).
 unsafe fn call_from_lua(l: *mut ffi::lua_State, is_pcall: bool) -> c_int {
-    if run_and_push(l, is_pcall) {
-        ffi::lua_error(l)
+    let raise = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_and_push(l, is_pcall)));
+    match raise {
+        Ok(false) => 1,
+        Ok(true) => ffi::lua_error(l),
+        Err(payload) => {
+            // A panic must not unwind through Lua's C frames: Lua unwinds with
+            // an error, and the runner resumes the panic once the VM is left.
+            let shared = &*(ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)) as *const VmShared);
+            shared.panic.set(Some(payload));
+            let msg = c"ERR panic in a command called from the script";
+            ffi::lua_pushlstring_(l, msg.as_ptr(), msg.to_bytes().len());
+            ffi::lua_error(l)
+        }
     }
-    1
 }
 
 /// Runs the command the arguments on `l` name and pushes its reply; true when
@@ -321,6 +340,8 @@ unsafe fn run_and_push(l: *mut ffi::lua_State, is_pcall: bool) -> bool {
             "ERR Lua redis lib command arguments must be strings or integers"
         });
     };
+    // The arguments are copied: their stack slots are the reply's now.
+    ffi::lua_settop(l, 0);
     match run.call(&argv) {
         Reply::Error(e) if !is_pcall => {
             convert::push_error_table(l, &e, false);
@@ -513,7 +534,7 @@ pub fn redis_table(lua: &Lua, shared: &std::rc::Rc<VmShared>) -> mlua::Result<Ta
             let flags = flags as u8;
             run.repl = flags;
             // The script chose what replicas get: its effects, filtered.
-            run.replay_unsafe = true;
+            run.not_replayable();
             Ok(())
         })?,
     )?;
@@ -524,7 +545,7 @@ pub fn redis_table(lua: &Lua, shared: &std::rc::Rc<VmShared>) -> mlua::Result<Ta
             // 7.x: always true. In every mode the run then reaches replicas as
             // its effects.
             let Ok(run) = current(&s, "redis.replicate_commands") else { return Ok(true) };
-            run.replay_unsafe = true;
+            run.not_replayable();
             if run.verbatim && !run.effects {
                 // Redis ≤ 6.2 (S-102, S-106): too late after a write; else the
                 // refusal of writes after random commands is lifted and

@@ -45,8 +45,9 @@ pub fn error_table(lua: &Lua, text: &str, from_command: bool) -> mlua::Result<Ta
 /// would unwind through this frame), inside a C function call.
 pub unsafe fn push_reply(l: *mut ffi::lua_State, reply: &Reply, resp: u8) {
     let resp3 = resp >= 3;
-    // Replies nest a few levels at most; a state that cannot grow its stack gets
-    // nil rather than an error unwinding through Rust frames.
+    // The caller cleared the stack; replies nest a few levels at most, so this
+    // only fails thousands of levels deep, where nil beats an error unwinding
+    // through Rust frames.
     if ffi::lua_checkstack(l, 4) == 0 {
         ffi::lua_pushnil(l);
         return;
@@ -139,9 +140,11 @@ unsafe fn push_bytes(l: *mut ffi::lua_State, b: &[u8]) {
     ffi::lua_pushlstring_(l, b.as_ptr().cast(), b.len());
 }
 
-/// An array table; nil elements leave holes, as Redis's conversion does.
+/// An array table; nil elements (RESP3) leave holes, as Redis's conversion does:
+/// the table then grows as in Redis (not pre-sized), so `#t` agrees with Redis.
 unsafe fn push_array<'a>(l: *mut ffi::lua_State, items: impl Iterator<Item = &'a Reply>, len: usize, resp: u8) {
-    ffi::lua_createtable(l, len.min(i32::MAX as usize) as i32, 0);
+    let presize = if resp >= 3 { 0 } else { len.min(i32::MAX as usize) as i32 };
+    ffi::lua_createtable(l, presize, 0);
     for (i, r) in items.enumerate() {
         push_reply(l, r, resp);
         if ffi::lua_isnil(l, -1) != 0 {

@@ -277,6 +277,8 @@ pub struct RunSummary {
     /// a replica sees differently, expired no key, and its commands' effects were
     /// their own argv (DESIGN.md "Script propagation").
     pub replayable: bool,
+    /// The run raised an error (as opposed to returning an error reply).
+    pub raised: bool,
 }
 
 /// The scripting state inside the engine.
@@ -584,7 +586,6 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
         wrote: false,
         random: false,
         effects: false,
-        replay_unsafe: false,
         verbatim,
         shared_run: run_state.clone(),
     };
@@ -595,22 +596,26 @@ pub fn run_script(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
     shared.run.set(&mut run as *mut RunCtx);
     let result = enter_vm(ctx, &func, from_master);
     shared.run.set(std::ptr::null_mut());
+    if let Some(payload) = shared.panic.take() {
+        std::panic::resume_unwind(payload);
+    }
     let long = run_state.hooked.load(Ordering::Relaxed) >= 2;
     let killed_mode = run_state.line_hook_set();
     run_state.close_requests(ctx.eng);
     run_state.end();
     ctx.eng.frozen_now = 0;
     ctx.eng.in_script = false;
-    let RunCtx { mut client, wrote, random, replay_unsafe, resp: script_resp, .. } = run;
+    let RunCtx { mut client, wrote, random, resp: script_resp, .. } = run;
     client.flags.master = false;
     ctx.eng.script_client = Some(client);
-    let replayable = !random && !replay_unsafe && !ctx.eng.script_replay_unsafe && matches!(result, Ok((true, _)));
+    let replayable = !random && !ctx.eng.script_replay_unsafe && matches!(result, Ok((true, _)));
     let scripting = &mut ctx.eng.scripting;
     // Reuses the summary's buffer: no allocation per run.
     let last = &mut scripting.last_run;
     last.sha.clear();
     last.sha.push_str(inv.sha);
     (last.wrote, last.random, last.replayable) = (wrote, random, replayable);
+    last.raised = !matches!(result, Ok((true, _)));
     if killed_mode {
         scripting.vm.reset_hook();
     }
@@ -785,7 +790,36 @@ mod tests {
         assert!(!t.eng.scripting.last_run.replayable);
         let body = "local ok = xpcall(function() return string.rep('x', 4000000) end, function(e) return e end) return redis.call('set', 'a', tostring(ok))";
         assert!(!replayable(&mut t, body));
+        let body = "local ok = coroutine.resume(coroutine.create(function() return string.rep('x', 4000000) end)) return redis.call('set', 'a', tostring(ok))";
+        assert!(!replayable(&mut t, body));
         t.eng.scripting.set_memory_limit(1 << 30);
+        // Addresses and the collector's state.
+        for body in [
+            "redis.call('set', 'a', tostring({}))",
+            "redis.call('set', 'a', tostring(redis.call))",
+            "for k in pairs({[{}] = 1}) do end redis.call('set', 'a', '1')",
+            "local n = 0 for k in next, {[print or {}] = 1} do n = n + 1 end redis.call('set', 'a', n)",
+            "redis.call('set', 'a', collectgarbage('count'))",
+            "redis.call('set', 'a', gcinfo())",
+            "setmetatable({}, {__mode = 'v'}) redis.call('set', 'a', '1')",
+        ] {
+            assert!(!replayable(&mut t, body), "{body}");
+        }
+        for body in [
+            "redis.call('set', 'a', tostring(12) .. tostring(true) .. tostring(nil))",
+            "for k, v in pairs({x = 1, y = 2}) do redis.call('set', k, v) end",
+            "return redis.error_reply('MY own error')",
+        ] {
+            assert!(replayable(&mut t, body), "{body}");
+            assert!(!t.eng.scripting.last_run.raised, "{body}");
+        }
+        eval(&mut t, "redis.call('set', 'a', '1') return redis.call('nosuchcommand')", &[]);
+        assert!(t.eng.scripting.last_run.raised);
+        // KEYS leaving out a key that expired by this node's clock.
+        t.run("set soon 1 px 1");
+        let deadline = crate::util::now_ms() + 2;
+        while crate::util::now_ms() < deadline {}
+        assert!(!replayable(&mut t, "redis.call('set', 'n', #redis.call('keys', 's*'))"));
         // A key that expires during the run: the replica's clock decides otherwise.
         t.run("debug set-active-expire 0");
         t.run("set e 1 px 1");
@@ -796,6 +830,19 @@ mod tests {
         t.eng.config.maxmemory = 1;
         t.eng.used_memory_sample = 2;
         assert!(!replayable(&mut t, "redis.pcall('set', 'a', '1') return redis.call('del', 'a')"));
+    }
+
+    #[test]
+    fn redis_call_replies_keep_redis_shapes_at_the_edges() {
+        let mut t = TestEngine::new();
+        t.run("set x v");
+        // RESP3 nil elements leave holes and the table is not pre-sized: `#`
+        // answers as in Redis (0 here).
+        let r = eval(&mut t, "redis.setresp(3) local r = redis.call('mget', 'missing', 'x') return {#r, r[2]}", &[]);
+        assert_eq!(r, Reply::Array(vec![Reply::Int(0), Reply::Bulk(Bytes::from_static(b"v"))]));
+        // Nearly as many arguments as Lua's stack allows, and the whole reply.
+        let body = "local t = {} for i = 1, 7990 do t[i] = 'x' end return #redis.call('mget', unpack(t))";
+        assert_eq!(eval(&mut t, body, &[]), Reply::Int(7990));
     }
 
     #[test]

@@ -88,10 +88,19 @@ local function w_rawget(...)
     return raw_get(contents[t] or t, k)
 end
 
+-- Values whose order comes from their address: a script that iterates keys of
+-- that kind (next, pairs) may do something else on a replica, so its run
+-- reaches replicas as effects (env.tostring does the same for their text).
+local by_address = { table = true, ['function'] = true, userdata = true, thread = true }
+
 local function w_next(...)
     check_table('next', 1, ...)
     local t, k = ...
-    return raw_next(contents[t] or t, k)
+    local nk, nv = raw_next(contents[t] or t, k)
+    if by_address[type(nk)] then
+        nondeterministic()
+    end
+    return nk, nv
 end
 
 local function w_pairs(...)
@@ -128,6 +137,9 @@ local function w_setmetatable(...)
     local old = dbg_getmetatable(t)
     if old ~= nil and raw_get(old, '__metatable') ~= nil then
         error('cannot change a protected metatable', 2)
+    end
+    if mt ~= nil and raw_get(mt, '__mode') ~= nil then
+        nondeterministic()
     end
     return raw_setmetatable(t, mt)
 end
@@ -195,9 +207,6 @@ end
 
 local function w_xpcall(f, h)
     return xpcall_result(xpcall(f, function(e)
-        if is_memory_error(e) then
-            nondeterministic()
-        end
         if type(e) == 'userdata' then
             e = lua_error_value(e)
         end
@@ -248,6 +257,7 @@ globals.rawset, globals.rawget, globals.next, globals.pairs = w_rawset, w_rawget
 globals.ipairs, globals.getmetatable, globals.setmetatable = w_ipairs, w_getmetatable, w_setmetatable
 globals.unpack, globals.pcall, globals.xpcall = env.unpack, w_pcall, w_xpcall
 globals.loadstring, globals.load = env.loadstring, env.load
+globals.tostring, globals.collectgarbage, globals.gcinfo = env.tostring, env.collectgarbage, env.gcinfo
 globals.__redis__err__handler = err_handler
 
 local libs = {
@@ -264,6 +274,7 @@ local libs = {
 }
 libs.table.insert, libs.table.remove, libs.table.sort = guard_first(tinsert), guard_first(tremove), guard_first(tsort)
 libs.math.random, libs.math.randomseed = env.random, env.randomseed
+libs.coroutine.resume = env.resume
 for name, lib in raw_next, libs do
     globals[name] = proxy(lib)
 end

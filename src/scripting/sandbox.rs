@@ -105,6 +105,16 @@ impl Vm {
             })?,
         )?;
         env.set("os", os)?;
+        // tostring, collectgarbage and gcinfo as Lua sees them, but noting that
+        // the run showed an address or the collector's state (see `observing`).
+        let observing = unsafe { lua.create_c_function(make_observing)? };
+        let shared_ptr = mlua::LightUserData(Rc::as_ptr(&shared) as *mut std::ffi::c_void);
+        let coroutine: Table = lua.globals().get("coroutine")?;
+        for (i, name) in ["tostring", "collectgarbage", "gcinfo", "resume"].into_iter().enumerate() {
+            let original: Function = if name == "resume" { coroutine.get(name)? } else { lua.globals().get(name)? };
+            let wrapped: Function = observing.call((shared_ptr, original, i as i64))?;
+            env.set(name, wrapped)?;
+        }
         let s = shared.clone();
         env.set(
             "nondeterministic",
@@ -341,6 +351,79 @@ unsafe extern "C-unwind" fn unpack(l: *mut ffi::lua_State) -> c_int {
         ffi::lua_rawgeti_(l, 1, k as c_int);
     }
     n as c_int
+}
+
+/// `(shared, original, which) →` a C closure over both for `OBSERVING[which]`.
+unsafe extern "C-unwind" fn make_observing(l: *mut ffi::lua_State) -> c_int {
+    let which = ffi::lua_tointeger(l, 3) as usize;
+    ffi::lua_settop(l, 2);
+    ffi::lua_pushcclosure(l, OBSERVING[which], 2);
+    1
+}
+
+/// Wrappers of library functions whose results depend on the VM's state rather
+/// than on the script: `tostring` of a table, function, userdata or coroutine
+/// (its address), `collectgarbage` and `gcinfo` (the collector's state), and
+/// `coroutine.resume` when the coroutine ran out of memory. A run that sees such
+/// a result reaches replicas as its effects (`api::note_nondeterministic`).
+/// C functions, so their argument errors read as Lua's own.
+const OBSERVING: [ffi::lua_CFunction; 4] = [observe_tostring, observe_collectgarbage, observe_gcinfo, observe_resume];
+
+/// Calls the original (upvalue 2) with the arguments on the stack.
+unsafe fn call_original(l: *mut ffi::lua_State, nondeterministic: bool) -> c_int {
+    if nondeterministic {
+        // SAFETY: upvalue 1 is the VM's `VmShared`, alive as long as the VM.
+        api::note_nondeterministic(&*(ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)) as *const api::VmShared));
+    }
+    let n = ffi::lua_gettop(l);
+    ffi::lua_pushvalue(l, ffi::lua_upvalueindex(2));
+    ffi::lua_insert(l, 1);
+    ffi::lua_call(l, n, ffi::LUA_MULTRET);
+    ffi::lua_gettop(l)
+}
+
+unsafe extern "C-unwind" fn observe_tostring(l: *mut ffi::lua_State) -> c_int {
+    ffi::luaL_checkany(l, 1);
+    ffi::lua_settop(l, 1);
+    let t = ffi::lua_type(l, 1);
+    call_original(l, matches!(t, ffi::LUA_TTABLE | ffi::LUA_TFUNCTION | ffi::LUA_TUSERDATA | ffi::LUA_TTHREAD))
+}
+
+unsafe extern "C-unwind" fn observe_collectgarbage(l: *mut ffi::lua_State) -> c_int {
+    // Lua 5.1's own checks, so that errors name this function.
+    let options = [
+        c"stop".as_ptr(),
+        c"restart".as_ptr(),
+        c"collect".as_ptr(),
+        c"count".as_ptr(),
+        c"step".as_ptr(),
+        c"setpause".as_ptr(),
+        c"setstepmul".as_ptr(),
+        std::ptr::null(),
+    ];
+    ffi::luaL_checkoption(l, 1, c"collect".as_ptr(), options.as_ptr());
+    ffi::luaL_optinteger(l, 2, 0);
+    call_original(l, true)
+}
+
+unsafe extern "C-unwind" fn observe_gcinfo(l: *mut ffi::lua_State) -> c_int {
+    call_original(l, true)
+}
+
+unsafe extern "C-unwind" fn observe_resume(l: *mut ffi::lua_State) -> c_int {
+    if ffi::lua_type(l, 1) != ffi::LUA_TTHREAD {
+        return ffi::luaL_argerror(l, 1, c"coroutine expected".as_ptr());
+    }
+    let n = call_original(l, false);
+    // `false, "not enough memory"`: the VM's state decided.
+    if n >= 2 && ffi::lua_toboolean(l, 1) == 0 && ffi::lua_type(l, 2) == ffi::LUA_TSTRING {
+        let mut len = 0usize;
+        let p = ffi::lua_tolstring(l, 2, &mut len);
+        if std::slice::from_raw_parts(p.cast::<u8>(), len) == b"not enough memory" {
+            api::note_nondeterministic(&*(ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)) as *const api::VmShared));
+        }
+    }
+    n
 }
 
 /// Pattern items that make Lua 5.1's matcher recurse (`?`, `*`, `+`, `-`, `(`)

@@ -556,7 +556,7 @@ impl Conn {
                     outcome = After::Close;
                     break;
                 }
-                if !off_io_thread && may_run_script(&argv) && !script_is_known_fast(&eng, &client, &argv) {
+                if !off_io_thread && may_run_long_script(&eng, &client, &argv) {
                     self.pending.push_front(argv);
                     outcome = After::NeedsScriptThread;
                     break;
@@ -623,14 +623,20 @@ fn is_replconf_ack(argv: &[Bytes]) -> bool {
 }
 
 /// Commands that may run Lua (EXEC may hold an EVAL).
-pub(crate) fn may_run_script(argv: &[Bytes]) -> bool {
+/// True when `argv` may run a script not known to be fast, which must run off
+/// the worker (`block_in_place`) so that other clients get BUSY meanwhile.
+pub(crate) fn may_run_long_script(eng: &crate::engine::Engine, client: &Client, argv: &[Bytes]) -> bool {
+    may_run_script(argv) && !script_is_known_fast(eng, client, argv)
+}
+
+fn may_run_script(argv: &[Bytes]) -> bool {
     let Some(name) = argv.first() else { return false };
     ["eval", "evalsha", "eval_ro", "evalsha_ro", "exec"].iter().any(|n| name.eq_ignore_ascii_case(n.as_bytes()))
 }
 
 /// True when `argv` (a `may_run_script` command) runs only scripts known to be
 /// fast (`Scripting::is_known_fast`); for EXEC, every queued script must be.
-pub(crate) fn script_is_known_fast(eng: &crate::engine::Engine, client: &Client, argv: &[Bytes]) -> bool {
+fn script_is_known_fast(eng: &crate::engine::Engine, client: &Client, argv: &[Bytes]) -> bool {
     if argv[0].eq_ignore_ascii_case(b"exec") {
         return client
             .multi

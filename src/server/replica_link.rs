@@ -71,10 +71,10 @@ fn link_down(eng: &mut crate::engine::Engine, generation: u64) -> Option<bool> {
     m.down_since.get_or_insert_with(Instant::now);
     let Some(id) = eng.repl.master_client.take() else { return Some(false) };
     let db = eng.clients.get(&id).map_or(0, |c| c.db);
-    let (replid, offset) = (eng.repl.replid.clone(), eng.repl.offset);
+    let (replid, offset, diverged) = (eng.repl.replid.clone(), eng.repl.offset, eng.repl.diverged);
     if let Some(m) = eng.repl.master.as_mut() {
         // After a divergence nothing continues: the next sync is a full one.
-        m.cached = (!std::mem::take(&mut m.full_resync)).then_some((replid, offset, db));
+        m.cached = (!diverged).then_some((replid, offset, db));
     }
     eng.remove_client(id);
     Some(true)
@@ -177,10 +177,13 @@ async fn attempt(shared: &Arc<Shared>, generation: u64) -> Result<(), Failure> {
     }
     // `capa moonkv`: this node runs scripts sent verbatim with the primary's
     // determinism (DESIGN.md "Script propagation"); other primaries ignore it.
+    // Not while a sub-replica that cannot run them is attached, may continue,
+    // or asks to attach (`plain_capa`): this node forwards what it gets.
     let moonkv = {
         let mut eng = shared.engine().await;
+        let no_plain = eng.repl_no_plain_replicas();
         let m = eng.repl.master.as_mut().filter(|m| m.generation == generation).ok_or("REPLICAOF changed")?;
-        m.announced_moonkv = !m.plain_capa;
+        m.announced_moonkv = no_plain && !m.plain_capa;
         m.announced_moonkv
     };
     if moonkv {
@@ -536,9 +539,7 @@ async fn stream_loop(
                     // (see `Engine::execute`).
                     // A script that may run long runs off the worker, so this
                     // node's clients get BUSY meanwhile (as for their own scripts).
-                    let long = super::connection::may_run_script(&argv)
-                        && !super::connection::script_is_known_fast(&eng, &client, &argv);
-                    let exec = if long {
+                    let exec = if super::connection::may_run_long_script(&eng, &client, &argv) {
                         tokio::task::block_in_place(|| eng.execute(&mut client, &argv, &mut clock))
                     } else {
                         eng.execute(&mut client, &argv, &mut clock)
