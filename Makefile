@@ -4,12 +4,13 @@
 #   make test    install missing Debian packages, lint, run every test
 #   make soak    the randomized replication soak for SOAK_SECS (default 600) seconds
 #   make bench   redis-benchmark against moonkv and redis-server side by side
+#   make ha-demo three moonkv nodes and three redis-sentinels (configs/ha); ha-demo-stop
 
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 REDIS_PKGS := redis-server redis-tools redis-sentinel
 
-.PHONY: all build run deps lint test soak bench clean
+.PHONY: all build run deps lint test soak bench ha-demo ha-demo-stop clean
 
 all: build
 
@@ -30,8 +31,9 @@ deps:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
-	@# The packaged redis-server service is not needed (tests start their own).
+	@# The packaged services are not needed (tests start their own).
 	@-$(SUDO) service redis-server stop >/dev/null 2>&1 || true
+	@-$(SUDO) service redis-sentinel stop >/dev/null 2>&1 || true
 
 lint:
 	$(CARGO) fmt --check
@@ -46,6 +48,12 @@ soak: deps
 
 bench: deps build
 	./scripts/bench.sh
+
+ha-demo: deps build
+	./scripts/ha-demo.sh start
+
+ha-demo-stop:
+	./scripts/ha-demo.sh stop
 
 clean:
 	$(CARGO) clean
