@@ -61,9 +61,19 @@ impl Server {
         Some(Self::spawn(redis_server_bin()?, extra, files))
     }
 
+    /// Starts moonkv on `port` (a node restarted where its peers knew it): one
+    /// attempt, as the port is not ours to choose.
+    pub fn start_on_port(port: u16, extra: &[&str]) -> Server {
+        Self::spawn_on(env!("CARGO_BIN_EXE_moonkv"), Some(port), extra, &[])
+    }
+
     fn spawn(bin: &str, extra: &[&str], files: &[(&str, &[u8])]) -> Server {
+        Self::spawn_on(bin, None, extra, files)
+    }
+
+    fn spawn_on(bin: &str, fixed_port: Option<u16>, extra: &[&str], files: &[(&str, &[u8])]) -> Server {
         for _ in 0..5 {
-            let port = free_port();
+            let port = fixed_port.unwrap_or_else(free_port);
             let dir = tempfile::tempdir().expect("tempdir");
             for (name, contents) in files {
                 std::fs::write(dir.path().join(name), contents).expect("write a file for the server");

@@ -1,0 +1,195 @@
+//! Failover drills with real redis-sentinel 7.0 (issue 8): three sentinels watch
+//! a moonkv primary and two replicas, as users deploy them.
+
+use super::*;
+use std::process::{Child, Command};
+
+/// The installed redis-sentinel, if any.
+fn sentinel_bin() -> Option<&'static str> {
+    ["/usr/bin/redis-sentinel", "/usr/local/bin/redis-sentinel"].into_iter().find(|p| std::path::Path::new(p).exists())
+}
+
+/// A redis-sentinel process watching `mymaster`; killed on drop.
+struct Sentinel {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Sentinel {
+    /// Starts a sentinel watching the primary on `primary_port` (quorum 2,
+    /// down after 1 s).
+    fn start(bin: &str, primary_port: u16) -> Sentinel {
+        for _ in 0..5 {
+            let port = free_port();
+            let dir = tempfile::tempdir().expect("tempdir");
+            let conf = dir.path().join("sentinel.conf");
+            let text = format!(
+                "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {primary_port} 2\n\
+                 sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 10000\n\
+                 sentinel parallel-syncs mymaster 1\n",
+                dir.path().display()
+            );
+            std::fs::write(&conf, text).expect("sentinel config");
+            let log = std::fs::File::create(dir.path().join("sentinel.log")).expect("log");
+            let child = Command::new(bin)
+                .arg(&conf)
+                .stdout(log.try_clone().expect("log"))
+                .stderr(log)
+                .spawn()
+                .expect("spawn redis-sentinel");
+            let mut s = Sentinel { child, port, dir };
+            let start = std::time::Instant::now();
+            while start.elapsed() < Duration::from_secs(10) && matches!(s.child.try_wait(), Ok(None)) {
+                if s.query(&["PING"]).is_some() {
+                    return s;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = s.child.kill();
+        }
+        panic!("could not start redis-sentinel");
+    }
+
+    fn query(&self, args: &[&str]) -> Option<redis::Value> {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).ok()?;
+        let mut c = client.get_connection_with_timeout(Duration::from_secs(2)).ok()?;
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        cmd.query(&mut c).ok()
+    }
+
+    /// `SENTINEL GET-MASTER-ADDR-BY-NAME mymaster`: the primary's port.
+    fn primary_port(&self) -> Option<u16> {
+        let v = self.query(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "mymaster"])?;
+        let (_, port): (String, String) = redis::from_redis_value(&v).ok()?;
+        port.parse().ok()
+    }
+
+    /// A field of `SENTINEL MASTER mymaster`.
+    fn master_field(&self, name: &str) -> Option<String> {
+        let v = self.query(&["SENTINEL", "MASTER", "mymaster"])?;
+        let flat: Vec<String> = redis::from_redis_value(&v).ok()?;
+        flat.chunks(2).find(|kv| kv[0] == name).map(|kv| kv[1].clone())
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sentinel.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            eprintln!("--- sentinel on port {}, last log lines:", self.port);
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// True when `server` is a replica of the node on `port` with its link up (a
+/// connection of its own: Sentinel kills normal clients when it reconfigures).
+fn follows(server: &Server, port: u16) -> bool {
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/", server.port)).expect("client");
+    let Ok(mut c) = client.get_connection() else { return false };
+    let Ok(info) = redis::cmd("INFO").arg("replication").query::<String>(&mut c) else { return false };
+    field(&info, "master_port") == Some(port.to_string()) && field(&info, "master_link_status").as_deref() == Some("up")
+}
+
+/// The scripts of the drill: several kinds, run by EVALSHA in adaptive mode.
+const DRILL_SCRIPTS: &[&str] = &[
+    "return redis.call('incr', KEYS[1])",
+    "redis.call('rpush', KEYS[1] .. ':log', ARGV[1]) return redis.call('llen', KEYS[1] .. ':log')",
+    "local t = redis.call('time') redis.call('hset', KEYS[1] .. ':seen', ARGV[1], t[1]) return 1",
+    "return redis.call('get', KEYS[1])",
+];
+
+/// Drills 3 and 5: a primary killed with SIGKILL after script traffic that WAIT
+/// acknowledged. The sentinels promote a replica. The client finds it through
+/// Sentinel, and there EVALSHA of every script works with no NOSCRIPT, every
+/// acknowledged write is present, and the other replica follows with an equal
+/// digest. The old primary, restarted empty on its port, is made a replica by
+/// Sentinel and resyncs.
+#[test]
+fn drill_a_killed_primary_under_script_traffic_loses_no_acknowledged_write_or_script() {
+    let Some(bin) = sentinel_bin() else { return };
+    let mut primary = Server::start(FAST);
+    let old_port = primary.port;
+    let replicas = [Server::start(FAST), Server::start(FAST)];
+    for r in &replicas {
+        attach(&mut r.conn(), &primary);
+    }
+    let sentinels: Vec<Sentinel> = (0..3).map(|_| Sentinel::start(bin, primary.port)).collect();
+    wait_for(Duration::from_secs(60), "the sentinels to know both replicas and each other", || {
+        sentinels.iter().all(|s| {
+            s.master_field("num-slaves").as_deref() == Some("2")
+                && s.master_field("num-other-sentinels").as_deref() == Some("2")
+        })
+    });
+
+    // Script traffic, every write acknowledged by a replica (WAIT 1 100).
+    let mut p = primary.conn();
+    let shas: Vec<String> = DRILL_SCRIPTS.iter().map(|b| script_load(&mut p, b)).collect();
+    let mut acknowledged = 0;
+    for i in 0..300 {
+        let sha = &shas[i % 3];
+        let _: redis::Value = q(&mut p, &["EVALSHA", sha, "1", &format!("k{}", i % 10), &i.to_string()]);
+        let acks: i64 = q(&mut p, &["WAIT", "1", "100"]);
+        if acks >= 1 {
+            acknowledged = i + 1;
+        }
+    }
+    assert!(acknowledged > 0);
+    // Everything acknowledged by both replicas: every write below must survive.
+    let acks: i64 = q(&mut p, &["WAIT", "2", "5000"]);
+    assert_eq!(acks, 2);
+    let counters: Vec<Option<i64>> = (0..10).map(|k| q(&mut p, &["GET", &format!("k{k}")])).collect();
+    drop(p);
+    let _ = primary.child.kill();
+    let _ = primary.child.wait();
+
+    wait_for(Duration::from_secs(60), "the sentinels to promote a replica", || {
+        sentinels.iter().all(|s| s.primary_port().is_some_and(|port| port != old_port))
+    });
+    let new_port = sentinels[0].primary_port().unwrap();
+    let (promoted, other) =
+        if replicas[0].port == new_port { (&replicas[0], &replicas[1]) } else { (&replicas[1], &replicas[0]) };
+    let mut n = promoted.conn();
+    wait_for(Duration::from_secs(30), "the promoted replica to report role:master", || role_name(&mut n) == "master");
+    // Every acknowledged write is there: the counters the scripts kept (WAIT
+    // acknowledged the last run, and so everything before it).
+    for (k, want) in counters.iter().enumerate() {
+        let got: Option<i64> = q(&mut n, &["GET", &format!("k{k}")]);
+        assert_eq!(&got, want, "k{k} on the promoted replica");
+    }
+    for (sha, body) in shas.iter().zip(DRILL_SCRIPTS) {
+        let r = redis::cmd("EVALSHA").arg(sha).arg(1).arg("after").arg("x").query::<redis::Value>(&mut n);
+        assert!(r.is_ok(), "EVALSHA {body} on the new primary: {r:?}");
+    }
+    // Sentinel's reconfiguration kills normal clients (CLIENT KILL TYPE
+    // normal), so each poll connects anew, as clients do.
+    wait_for(Duration::from_secs(60), "the other replica to follow the new primary", || follows(other, new_port));
+    let mut o = other.conn();
+    wait_caught_up(&mut n, &mut o);
+    assert_eq!(digest(&mut n), digest(&mut o));
+    assert!(other.log().contains("Successful partial resynchronization"), "{}", other.log());
+
+    // Drill 5: the old primary comes back (empty, SIGKILL left no file) and is
+    // made a replica of the new one.
+    let back = Server::start_on_port(old_port, FAST);
+    wait_for(Duration::from_secs(60), "Sentinel to make the old primary a replica", || follows(&back, new_port));
+    let mut b = back.conn();
+    wait_caught_up(&mut n, &mut b);
+    assert_eq!(digest(&mut n), digest(&mut b));
+    for sha in &shas {
+        assert!(script_exists(&mut b, sha), "the old primary knows {sha} again");
+    }
+}
