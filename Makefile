@@ -5,12 +5,13 @@
 #   make soak    the randomized replication soak for SOAK_SECS (default 600) seconds
 #   make bench   redis-benchmark against moonkv and redis-server side by side
 #   make ha-demo three moonkv nodes and three redis-sentinels (configs/ha); ha-demo-stop
+#   make drill   the redis-sentinel failover drills, one report line each (drill-report.txt)
 
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 REDIS_PKGS := redis-server redis-tools redis-sentinel
 
-.PHONY: all build run deps lint test soak bench ha-demo ha-demo-stop clean
+.PHONY: all build run deps lint test soak bench ha-demo ha-demo-stop drill clean
 
 all: build
 
@@ -48,6 +49,10 @@ soak: deps
 
 bench: deps build
 	./scripts/bench.sh
+
+drill: deps
+	$(CARGO) test --release --test replication drill -- --nocapture --test-threads=1 2>&1 | tee drill.log | grep -oE 'drill [0-9]+: .*' | tee drill-report.txt
+	@grep -q 'test result: ok' drill.log
 
 ha-demo: deps build
 	./scripts/ha-demo.sh start
