@@ -203,6 +203,128 @@ fn drill_a_killed_primary_under_script_traffic_loses_no_acknowledged_write_or_sc
     eprintln!("drill 5: old primary rejoined as a replica, {rejoin} resync (SIGKILL left no file)");
 }
 
+/// What a drill's writer did: write numbers that answered OK, those WAIT
+/// acknowledged, and errors it retried past.
+struct Writes {
+    written: u64,
+    ok: Vec<u64>,
+    acked: Vec<u64>,
+    errors: u64,
+}
+
+/// A client writing `SET w:<n> <n>` until `stop`, finding the primary through
+/// the sentinels and asking them again after any error (as Sentinel-aware
+/// clients do). With `wait`, each write is followed by `WAIT 1 100`.
+fn sentinel_writer(
+    sentinels: &[Sentinel],
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    wait: bool,
+) -> std::thread::JoinHandle<Writes> {
+    let sentinel_ports: Vec<u16> = sentinels.iter().map(|s| s.port).collect();
+    std::thread::spawn(move || {
+        let mut w = Writes { written: 0, ok: Vec::new(), acked: Vec::new(), errors: 0 };
+        let mut conn: Option<redis::Connection> = None;
+        let mut n = 0u64;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let c = match conn.as_mut() {
+                Some(c) => c,
+                None => {
+                    let port = sentinel_ports.iter().find_map(|&p| {
+                        let mut s =
+                            redis::Client::open(format!("redis://127.0.0.1:{p}/")).ok()?.get_connection().ok()?;
+                        let (_, port): (String, String) =
+                            redis::cmd("SENTINEL").arg("GET-MASTER-ADDR-BY-NAME").arg("mymaster").query(&mut s).ok()?;
+                        port.parse::<u16>().ok()
+                    });
+                    let client = port.and_then(|p| redis::Client::open(format!("redis://127.0.0.1:{p}/")).ok());
+                    let Some(c) = client.and_then(|c| c.get_connection_with_timeout(Duration::from_secs(1)).ok())
+                    else {
+                        std::thread::sleep(Duration::from_millis(20));
+                        continue;
+                    };
+                    conn.insert(c)
+                }
+            };
+            n += 1;
+            if redis::cmd("SET").arg(format!("w:{n}")).arg(n).query::<()>(c).is_err() {
+                w.errors += 1;
+                conn = None;
+                continue;
+            }
+            w.written += 1;
+            w.ok.push(n);
+            if wait {
+                match redis::cmd("WAIT").arg(1).arg(100).query::<i64>(c) {
+                    Ok(acks) if acks >= 1 => w.acked.push(n),
+                    Ok(_) => {}
+                    Err(_) => conn = None,
+                }
+            }
+        }
+        w
+    })
+}
+
+/// Starts a primary, two replicas and three sentinels that know them all.
+fn sentinel_trio(bin: &str) -> (Server, [Server; 2], Vec<Sentinel>) {
+    let primary = Server::start(FAST);
+    let replicas = [Server::start(FAST), Server::start(FAST)];
+    for r in &replicas {
+        attach(&mut r.conn(), &primary);
+    }
+    let sentinels: Vec<Sentinel> = (0..3).map(|_| Sentinel::start(bin, primary.port)).collect();
+    wait_for(Duration::from_secs(60), "the sentinels to know both replicas and each other", || {
+        sentinels.iter().all(|s| {
+            s.master_field("num-slaves").as_deref() == Some("2")
+                && s.master_field("num-other-sentinels").as_deref() == Some("2")
+        })
+    });
+    (primary, replicas, sentinels)
+}
+
+/// Drill 1: a planned switch-over (`SENTINEL FAILOVER`) under write load. The
+/// promoted replica first asks its primary for a FAILOVER to it, which pauses
+/// writes there until it has them all: every write that answered OK is on the
+/// new primary, and the client, retrying through Sentinel, sees no failure it
+/// could not retry past.
+#[test]
+fn drill_a_planned_switch_over_under_write_load_loses_no_write() {
+    let Some(bin) = sentinel_bin() else { return };
+    let (primary, replicas, sentinels) = sentinel_trio(bin);
+    let old_port = primary.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = sentinel_writer(&sentinels, stop.clone(), false);
+    wait_for(Duration::from_secs(30), "writes to go through", || {
+        q::<Option<String>>(&mut replicas[0].conn(), &["GET", "w:500"]).is_some()
+    });
+    let started = std::time::Instant::now();
+    assert!(sentinels[0].query(&["SENTINEL", "FAILOVER", "mymaster"]).is_some());
+    wait_for(Duration::from_secs(60), "the sentinels to switch to a replica", || {
+        sentinels.iter().all(|s| s.primary_port().is_some_and(|port| port != old_port))
+    });
+    let switch = started.elapsed();
+    let new_port = sentinels[0].primary_port().unwrap();
+    let promoted = replicas.iter().find(|r| r.port == new_port).expect("a replica was promoted");
+    let before: i64 = q(&mut promoted.conn(), &["DBSIZE"]);
+    wait_for(Duration::from_secs(30), "writes to resume on the new primary", || {
+        q::<i64>(&mut promoted.conn(), &["DBSIZE"]) > before + 300
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let Writes { written, ok, errors, .. } = writer.join().expect("writer");
+    let mut p = promoted.conn();
+    let lost: Vec<u64> =
+        ok.iter().copied().filter(|n| q::<Option<String>>(&mut p, &["GET", &format!("w:{n}")]).is_none()).collect();
+    eprintln!(
+        "drill 1: {written} writes answered OK, {} lost, {errors} errors retried through Sentinel, switch-over {switch:?}",
+        lost.len()
+    );
+    assert!(lost.is_empty(), "{} writes lost, first {:?}", lost.len(), &lost[..lost.len().min(10)]);
+    assert!(primary.log().contains("FAILOVER completed"), "{}", primary.log());
+    // The old primary handed over: it follows the new one, nothing for
+    // Sentinel to convert.
+    wait_for(Duration::from_secs(30), "the old primary to follow the new one", || follows(&primary, new_port));
+}
+
 /// Drill 2: a primary killed with SIGKILL while a client writes, each write
 /// followed by `WAIT 1 100`. The client finds the primary through Sentinel and,
 /// after an error, asks Sentinel again and goes on. Every write WAIT acknowledged
@@ -220,56 +342,8 @@ fn drill_a_primary_killed_under_write_load_loses_no_acknowledged_write() {
     wait_for(Duration::from_secs(60), "the sentinels to know both replicas and each other", || {
         sentinels.iter().all(|s| s.master_field("num-slaves").as_deref() == Some("2"))
     });
-    let sentinel_ports: Vec<u16> = sentinels.iter().map(|s| s.port).collect();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            // (written, acknowledged) write numbers.
-            let mut acked = Vec::new();
-            let mut written = 0u64;
-            let mut conn: Option<redis::Connection> = None;
-            let mut n = 0u64;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let c = match conn.as_mut() {
-                    Some(c) => c,
-                    None => {
-                        // Ask the sentinels where the primary is, as clients do.
-                        let port = sentinel_ports.iter().find_map(|&p| {
-                            let mut s =
-                                redis::Client::open(format!("redis://127.0.0.1:{p}/")).ok()?.get_connection().ok()?;
-                            let (_, port): (String, String) = redis::cmd("SENTINEL")
-                                .arg("GET-MASTER-ADDR-BY-NAME")
-                                .arg("mymaster")
-                                .query(&mut s)
-                                .ok()?;
-                            port.parse::<u16>().ok()
-                        });
-                        let client = port.and_then(|p| redis::Client::open(format!("redis://127.0.0.1:{p}/")).ok());
-                        let Some(c) = client.and_then(|c| c.get_connection_with_timeout(Duration::from_secs(1)).ok())
-                        else {
-                            std::thread::sleep(Duration::from_millis(20));
-                            continue;
-                        };
-                        conn.insert(c)
-                    }
-                };
-                n += 1;
-                let ok = redis::cmd("SET").arg(format!("w:{n}")).arg(n).query::<()>(c).is_ok();
-                if !ok {
-                    conn = None;
-                    continue;
-                }
-                written += 1;
-                match redis::cmd("WAIT").arg(1).arg(100).query::<i64>(c) {
-                    Ok(acks) if acks >= 1 => acked.push(n),
-                    Ok(_) => {}
-                    Err(_) => conn = None,
-                }
-            }
-            (written, acked)
-        })
-    };
+    let writer = sentinel_writer(&sentinels, stop.clone(), true);
     wait_for(Duration::from_secs(30), "writes to go through", || {
         q::<Option<String>>(&mut replicas[0].conn(), &["GET", "w:200"]).is_some()
     });
@@ -289,7 +363,7 @@ fn drill_a_primary_killed_under_write_load_loses_no_acknowledged_write() {
     });
     let recovery = failover_started.elapsed();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (written, acked) = writer.join().expect("writer");
+    let Writes { written, acked, .. } = writer.join().expect("writer");
     let mut p = promoted.conn();
     let mut lost_acked = Vec::new();
     for n in &acked {

@@ -269,7 +269,16 @@ pub fn replicaof(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     if argv[1].eq_ignore_ascii_case(b"no") && argv[2].eq_ignore_ascii_case(b"one") {
         if ctx.eng.is_replica() {
-            ctx.eng.replicaof_no_one();
+            // A promotion Sentinel asks for hands over from the primary first
+            // (`repl::replica::Handover`); any other is immediate, as in Redis.
+            let by_sentinel = ctx.client.name.as_ref().is_some_and(|n| n.starts_with(b"sentinel-"));
+            if by_sentinel {
+                ctx.eng.promote();
+            } else {
+                ctx.eng.replicaof_no_one();
+            }
+            // The role to persist (CONFIG REWRITE) is primary's, also while a
+            // handover runs.
             ctx.eng.config.replicaof = None;
         }
         return Ok(Reply::ok());

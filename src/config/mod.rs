@@ -263,6 +263,10 @@ pub struct Config {
     /// Cap on the Lua VM's memory (`lua-memory-limit`, moonkv only): past it a
     /// script fails with a Lua out-of-memory error and the server keeps serving.
     pub lua_memory_limit: u64,
+    /// moonkv's own: a promotion Sentinel asks for (SLAVEOF NO ONE) on a replica
+    /// whose link is up first asks the primary for a FAILOVER to it, for up to
+    /// this many ms (0: promote at once, as Redis).
+    pub promotion_handover_timeout: u32,
     /// `SCRIPT FLUSH` (and FLUSHALL/FLUSHDB) without a mode frees in the background.
     pub lazyfree_lazy_user_flush: bool,
     pub propagation_error_behavior: PropagationErrorBehavior,
@@ -394,6 +398,7 @@ impl Default for Config {
             notify_keyspace_events: 0,
             script_replication: ScriptReplication::Adaptive,
             lua_memory_limit: 1 << 30,
+            promotion_handover_timeout: 5000,
             lazyfree_lazy_user_flush: false,
             propagation_error_behavior: PropagationErrorBehavior::Ignore,
             sanitize_dump_payload: SanitizeDumpPayload::No,

@@ -454,6 +454,7 @@ pub(crate) static SETTINGS: &[Setting] = &[
     ),
     row("script-replication", &[], 0, field!(Kind::Enum(super::ScriptReplication::NAMES), script_replication)),
     row("lua-memory-limit", &[], 0, field!(Kind::Mem { min: 1 << 20, max: u64::MAX }, lua_memory_limit)),
+    row("promotion-handover-timeout", &[], 0, field!(int(0, I32), promotion_handover_timeout)),
     row(
         "propagation-error-behavior",
         &[],

@@ -115,7 +115,8 @@ fn defaults_match_redis_7_0() {
             redis_names.contains(&name.as_str())
                 || name == "dir"
                 || name == "script-replication"
-                || name == "lua-memory-limit",
+                || name == "lua-memory-limit"
+                || name == "promotion-handover-timeout",
             "{name}"
         );
     }

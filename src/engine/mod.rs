@@ -59,6 +59,8 @@ pub struct Events {
     pub unpause: Notify,
     /// Notified when REPLICAOF needs a new link task (see `server::replica_link`).
     pub repl_link: Notify,
+    /// A promotion asks the primary for a FAILOVER first (`repl::replica`).
+    pub handover: Notify,
     /// Replicas are attached (readable without the lock; see `IDLE_POLL`).
     pub has_replicas: std::sync::atomic::AtomicBool,
     /// A client waits for replicas' ACKs (WAIT): the stream is not coalesced.

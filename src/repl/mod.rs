@@ -148,6 +148,8 @@ pub struct Repl {
     pub unit_has_verbatim: bool,
     /// Stream offset where the last unit holding a verbatim run ended.
     pub verbatim_end: u64,
+    /// A promotion waiting for the primary's FAILOVER (replica side).
+    pub handover: Option<replica::Handover>,
     /// A script from the primary failed here (replica side).
     pub script_failed: bool,
     /// Error replies that scripts from the primary returned as their result
@@ -184,6 +186,7 @@ impl Repl {
             script_stats: Default::default(),
             unit_has_verbatim: false,
             verbatim_end: 0,
+            handover: None,
             script_failed: false,
             script_error_replies: 0,
             diverged: false,

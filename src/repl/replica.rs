@@ -56,6 +56,20 @@ pub struct MasterLink {
     pub plain_capa: bool,
 }
 
+/// A promotion waiting for the primary to hand its role over. When Sentinel
+/// (a client named `sentinel-…`) promotes a replica whose link is up, the
+/// replica asks its primary for `FAILOVER TO <itself>`, which pauses writes
+/// there until the replica has them all and then makes it the primary
+/// (`PSYNC … FAILOVER`). So `SENTINEL FAILOVER` loses no write, and the old
+/// primary becomes a replica at once instead of accepting writes that would be
+/// lost. Past `deadline` the replica promotes itself anyway.
+#[derive(Debug, Clone)]
+pub struct Handover {
+    /// The link (`MasterLink::generation`) it was asked on.
+    pub generation: u64,
+    pub deadline: Instant,
+}
+
 /// `-READONLY` and `-MASTERDOWN` texts (spec §5).
 pub const READONLY: &str = "READONLY You can't write against a read only replica.";
 const MASTERDOWN: &str = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
@@ -144,6 +158,7 @@ impl Engine {
         if let Some(id) = self.repl.master_client.take() {
             self.kill_client(id);
         }
+        self.repl.handover = None;
         // What the replicas of this node knew of scripts stops being its concern:
         // its scripts follow the new primary (which may flush them). If it is
         // promoted again, its replicas learn every script anew.
@@ -175,7 +190,26 @@ impl Engine {
     /// REPLICAOF NO ONE: become a primary. The history continues under a new id;
     /// the old one stays valid up to our offset, so former siblings continue
     /// partially (spec §3.4).
+    /// REPLICAOF NO ONE from Sentinel: a handover first when the link is up and
+    /// `promotion-handover-timeout` allows it (see `Handover`), else at once.
+    pub fn promote(&mut self) {
+        if self.repl.handover.is_some() {
+            return;
+        }
+        let timeout = self.config.promotion_handover_timeout;
+        match self.repl.master.as_ref() {
+            Some(m) if timeout > 0 && m.state == LinkState::Connected => {
+                let deadline = Instant::now() + std::time::Duration::from_millis(timeout as u64);
+                self.repl.handover = Some(Handover { generation: m.generation, deadline });
+                tracing::info!("Promotion requested: asking MASTER to hand its role over first (FAILOVER)");
+                self.events.handover.notify_one();
+            }
+            _ => self.replicaof_no_one(),
+        }
+    }
+
     pub fn replicaof_no_one(&mut self) {
+        self.repl.handover = None;
         if self.repl.master.take().is_none() {
             return;
         }

@@ -177,6 +177,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     tokio::spawn(cron(shared.clone()));
     tokio::spawn(replica_link::links(shared.clone()));
+    tokio::spawn(replica_link::handovers(shared.clone()));
     if !has_file {
         let mut eng = shared.engine.lock();
         if let Some((host, port)) = eng.config.replicaof.clone() {

@@ -63,6 +63,89 @@ async fn run(shared: Arc<Shared>, generation: u64) {
     }
 }
 
+/// Runs a promotion's handover whenever REPLICAOF NO ONE asks for one
+/// (`repl::replica::Handover`).
+pub async fn handovers(shared: Arc<Shared>) {
+    loop {
+        shared.events.handover.notified().await;
+        tokio::spawn(handover(shared.clone()));
+    }
+}
+
+/// Asks the primary for `FAILOVER TO <us> TIMEOUT <ms>`, then waits for its
+/// `PSYNC … FAILOVER` to promote us. Past the deadline, or when the primary
+/// refuses, this node promotes itself as REPLICAOF NO ONE always did.
+async fn handover(shared: Arc<Shared>) {
+    let (host, port, auth, me_port, announce_ip, generation, deadline) = {
+        let eng = shared.engine().await;
+        let (Some(h), Some(m)) = (eng.repl.handover.clone(), eng.repl.master.as_ref()) else { return };
+        let c = &eng.config;
+        let auth = c.masterauth.clone().map(|pass| (c.masteruser.clone(), pass));
+        let me_port = if c.replica_announce_port != 0 { c.replica_announce_port } else { c.port };
+        (m.host.clone(), m.port, auth, me_port, c.replica_announce_ip.clone(), h.generation, h.deadline)
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    let asked = tokio::time::timeout(left, ask_failover(&host, port, auth, me_port, announce_ip, left)).await;
+    match asked {
+        Ok(Ok(())) => {
+            tracing::info!("MASTER accepted to hand its role over");
+            while Instant::now() < deadline {
+                {
+                    let eng = shared.engine().await;
+                    if eng.repl.handover.as_ref().is_none_or(|h| h.generation != generation) {
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            tracing::warn!("MASTER did not hand its role over in time: promoting now");
+        }
+        Ok(Err(e)) => tracing::warn!("MASTER refused to hand its role over ({e}): promoting now"),
+        Err(_) => tracing::warn!("No answer from MASTER to the handover: promoting now"),
+    }
+    let mut eng = shared.engine().await;
+    if eng.repl.handover.as_ref().is_some_and(|h| h.generation == generation) {
+        eng.replicaof_no_one();
+    }
+}
+
+/// `FAILOVER TO <ip> <port> TIMEOUT <ms>` on a connection of its own to the
+/// primary. Our address is the announced one, else the one the primary sees.
+async fn ask_failover(
+    host: &str,
+    port: u16,
+    auth: Option<(Option<String>, Vec<u8>)>,
+    me_port: u16,
+    announce_ip: Option<String>,
+    timeout: Duration,
+) -> Result<(), Failure> {
+    let stream = TcpStream::connect((host, port)).await.map_err(|e| e.to_string())?;
+    let me_ip = match announce_ip {
+        Some(ip) => ip,
+        None => stream.local_addr().map_err(|e| e.to_string())?.ip().to_string(),
+    };
+    let mut link = Link { stream, buf: BytesMut::with_capacity(1024) };
+    if let Some((user, pass)) = &auth {
+        match user {
+            Some(u) => link.send(&[b"AUTH", u.as_bytes(), pass]).await?,
+            None => link.send(&[b"AUTH", pass]).await?,
+        }
+        let reply = link.line(SYNC_IO).await?;
+        if reply.starts_with(b"-") {
+            return Err(String::from_utf8_lossy(&reply).into_owned());
+        }
+    }
+    let ms = timeout.as_millis().max(1).to_string();
+    let port = me_port.to_string();
+    link.send(&[b"FAILOVER", b"TO", me_ip.as_bytes(), port.as_bytes(), b"TIMEOUT", ms.as_bytes()]).await?;
+    let reply = link.line(SYNC_IO).await?;
+    if reply.starts_with(b"+") {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&reply).into_owned())
+    }
+}
+
 /// Records a lost link: where the stream stopped is cached for PSYNC. Whether the
 /// link had been up; None when REPLICAOF replaced this link.
 fn link_down(eng: &mut crate::engine::Engine, generation: u64) -> Option<bool> {
