@@ -381,3 +381,132 @@ fn drill_a_primary_killed_under_write_load_loses_no_acknowledged_write() {
     assert!(lost_acked.is_empty(), "acknowledged writes lost: {lost_acked:?}");
     assert!(acked.len() > 200);
 }
+
+/// A TCP proxy on loopback between a replica and its primary, which a drill can
+/// stall (bytes held, both ways) or cut (both connections closed).
+struct Proxy {
+    port: u16,
+    stalled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    generation: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Proxy {
+    fn start(target: u16) -> Proxy {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().unwrap().port();
+        let stalled = std::sync::Arc::new(AtomicBool::new(false));
+        let generation = std::sync::Arc::new(AtomicU64::new(0));
+        let (s, g) = (stalled.clone(), generation.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", target)) else { continue };
+                let mine = g.load(Ordering::SeqCst);
+                for (from, to) in [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)] {
+                    let (s, g) = (s.clone(), g.clone());
+                    std::thread::spawn(move || pump(from, to, &s, &g, mine));
+                }
+            }
+        });
+        Proxy { port, stalled, generation }
+    }
+
+    fn stall(&self, on: bool) {
+        self.stalled.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Closes the connections open now (new ones are proxied again).
+    fn cut(&self) {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` to `to` until either side closes or the proxy's generation
+/// moves on; holds the bytes while stalled.
+fn pump(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    stalled: &std::sync::atomic::AtomicBool,
+    generation: &std::sync::atomic::AtomicU64,
+    mine: u64,
+) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    from.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        if generation.load(Ordering::SeqCst) != mine {
+            let _ = from.shutdown(std::net::Shutdown::Both);
+            let _ = to.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+        if stalled.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        }
+        match from.read(&mut buf) {
+            Ok(0) => {
+                let _ = to.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+            Ok(n) => {
+                if to.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => {
+                let _ = to.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+        }
+    }
+}
+
+/// Drill 4: network trouble on loopback while the primary takes writes. A
+/// replica behind a proxy has its link stalled past `repl-timeout`, then cut
+/// outright, and another replica is stopped with SIGSTOP and resumed. Each
+/// comes back with a partial resync and an equal digest.
+#[test]
+fn drill_network_trouble_ends_in_partial_resyncs_and_equal_digests() {
+    let primary = Server::start(&["--repl-diskless-sync-delay", "0", "--repl-timeout", "2"]);
+    let proxy = Proxy::start(primary.port);
+    let behind_proxy = Server::start(&["--repl-timeout", "2"]);
+    let stopped = Server::start(&[]);
+    let mut p = primary.conn();
+    let _: () = q(&mut behind_proxy.conn(), &["REPLICAOF", "127.0.0.1", &proxy.port.to_string()]);
+    wait_for(SYNC, "the proxied replica's link", || follows(&behind_proxy, proxy.port));
+    attach(&mut stopped.conn(), &primary);
+    write_mix(&mut p, "before");
+    let full_syncs = stat_of(&mut p, "sync_full");
+
+    // A stall longer than repl-timeout: both sides give up on the link; the
+    // replica reconnects and continues.
+    proxy.stall(true);
+    write_mix(&mut p, "stalled");
+    wait_for(SYNC, "the stalled link to time out", || {
+        repl_field(&mut behind_proxy.conn(), "master_link_status") == "down"
+    });
+    proxy.stall(false);
+    wait_for(SYNC, "the link back after the stall", || follows(&behind_proxy, proxy.port));
+    // A cut link.
+    proxy.cut();
+    write_mix(&mut p, "cut");
+    wait_for(SYNC, "the link back after the cut", || follows(&behind_proxy, proxy.port));
+    // A stopped replica.
+    let pid = stopped.child.id().to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status().expect("kill").success());
+    write_mix(&mut p, "while stopped");
+    assert!(Command::new("kill").args(["-CONT", &pid]).status().expect("kill").success());
+    write_mix(&mut p, "after");
+    for (server, name) in [(&behind_proxy, "the proxied replica"), (&stopped, "the stopped replica")] {
+        let mut c = server.conn();
+        wait_caught_up(&mut p, &mut c);
+        assert_eq!(digest(&mut p), digest(&mut c), "{name}");
+    }
+    assert_eq!(stat_of(&mut p, "sync_full"), full_syncs, "no full sync after the trouble");
+    let partial: u64 = stat_of(&mut p, "sync_partial_ok").parse().unwrap();
+    eprintln!("drill 4: link stalled past repl-timeout, link cut, replica stopped: {partial} partial resyncs, 0 full, digests equal");
+    assert!(partial >= 2, "{partial} partial resyncs");
+}
