@@ -510,3 +510,30 @@ fn drill_network_trouble_ends_in_partial_resyncs_and_equal_digests() {
     eprintln!("drill 4: link stalled past repl-timeout, link cut, replica stopped: {partial} partial resyncs, 0 full, digests equal");
     assert!(partial >= 2, "{partial} partial resyncs");
 }
+
+/// Sentinel's reconfiguration transactions, sent to a node without a config
+/// file: CONFIG REWRITE fails with Redis's error and SLAVEOF still applies, byte
+/// for byte as redis-server answers (spec §9.1, §9.2).
+#[test]
+fn sentinel_transactions_answer_like_redis_without_a_config_file() {
+    compare_with_redis(
+        &[
+            "CLIENT SETNAME sentinel-55a0e20e-cmd",
+            "MULTI",
+            "SLAVEOF 127.0.0.1 1",
+            "CONFIG REWRITE",
+            "CLIENT KILL TYPE normal",
+            "CLIENT KILL TYPE pubsub",
+            "EXEC",
+            "ROLE",
+            "MULTI",
+            "SLAVEOF NO ONE",
+            "CONFIG REWRITE",
+            "CLIENT KILL TYPE normal",
+            "CLIENT KILL TYPE pubsub",
+            "EXEC",
+            "ROLE",
+        ],
+        |_| true,
+    );
+}
