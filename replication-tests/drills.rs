@@ -104,6 +104,44 @@ fn follows(server: &Server, port: u16) -> bool {
     field(&info, "master_port") == Some(port.to_string()) && field(&info, "master_link_status").as_deref() == Some("up")
 }
 
+/// Keeps a killed node's port from other tests' servers (the sentinels still
+/// watch it and would reconfigure whatever answered there): connections are
+/// accepted and closed at once, so the node looks down. Released on drop.
+struct PortHolder {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn hold_port(port: u16) -> PortHolder {
+    wait_for(Duration::from_secs(10), "the killed node's port to be free", || {
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+    });
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("the killed node's port");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s = stop.clone();
+    let thread = std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            drop(conn);
+            if s.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+        }
+    });
+    PortHolder { port, stop, thread: Some(thread) }
+}
+
+impl Drop for PortHolder {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wakes the accept loop so that it sees `stop` and closes the listener.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// The scripts of the drill: several kinds, run by EVALSHA in adaptive mode.
 const DRILL_SCRIPTS: &[&str] = &[
     "return redis.call('incr', KEYS[1])",
@@ -121,19 +159,8 @@ const DRILL_SCRIPTS: &[&str] = &[
 #[test]
 fn drill_a_killed_primary_under_script_traffic_loses_no_acknowledged_write_or_script() {
     let Some(bin) = sentinel_bin() else { return };
-    let mut primary = Server::start(FAST);
+    let (mut primary, replicas, sentinels) = sentinel_trio(bin);
     let old_port = primary.port;
-    let replicas = [Server::start(FAST), Server::start(FAST)];
-    for r in &replicas {
-        attach(&mut r.conn(), &primary);
-    }
-    let sentinels: Vec<Sentinel> = (0..3).map(|_| Sentinel::start(bin, primary.port)).collect();
-    wait_for(Duration::from_secs(60), "the sentinels to know both replicas and each other", || {
-        sentinels.iter().all(|s| {
-            s.master_field("num-slaves").as_deref() == Some("2")
-                && s.master_field("num-other-sentinels").as_deref() == Some("2")
-        })
-    });
 
     // Script traffic, every write acknowledged by a replica (WAIT 1 100).
     let mut p = primary.conn();
@@ -156,6 +183,9 @@ fn drill_a_killed_primary_under_script_traffic_loses_no_acknowledged_write_or_sc
     let _ = primary.child.kill();
     let _ = primary.child.wait();
     let killed_at = std::time::Instant::now();
+    // The sentinels still watch this address: no other test's server may take
+    // it meanwhile (they would reconfigure it).
+    let placeholder = hold_port(old_port);
 
     wait_for(Duration::from_secs(60), "the sentinels to promote a replica", || {
         sentinels.iter().all(|s| s.primary_port().is_some_and(|port| port != old_port))
@@ -165,7 +195,7 @@ fn drill_a_killed_primary_under_script_traffic_loses_no_acknowledged_write_or_sc
     let (promoted, other) =
         if replicas[0].port == new_port { (&replicas[0], &replicas[1]) } else { (&replicas[1], &replicas[0]) };
     let mut n = promoted.conn();
-    wait_for(Duration::from_secs(30), "the promoted replica to report role:master", || role_name(&mut n) == "master");
+    wait_for(Duration::from_secs(60), "the promoted replica to report role:master", || role_name(&mut n) == "master");
     // Every acknowledged write is there: the counters the scripts kept (WAIT
     // acknowledged the last run, and so everything before it).
     for (k, want) in counters.iter().enumerate() {
@@ -186,6 +216,7 @@ fn drill_a_killed_primary_under_script_traffic_loses_no_acknowledged_write_or_sc
 
     // Drill 5: the old primary comes back (empty, SIGKILL left no file) and is
     // made a replica of the new one.
+    drop(placeholder);
     let back = Server::start_on_port(old_port, FAST);
     wait_for(Duration::from_secs(60), "Sentinel to make the old primary a replica", || follows(&back, new_port));
     let mut b = back.conn();
@@ -242,6 +273,10 @@ fn sentinel_writer(
                         std::thread::sleep(Duration::from_millis(20));
                         continue;
                     };
+                    // A node that stopped answering is given up on, as clients
+                    // with timeouts do.
+                    let _ = c.set_read_timeout(Some(Duration::from_millis(500)));
+                    let _ = c.set_write_timeout(Some(Duration::from_millis(500)));
                     conn.insert(c)
                 }
             };
@@ -294,7 +329,7 @@ fn drill_a_planned_switch_over_under_write_load_loses_no_write() {
     let old_port = primary.port;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = sentinel_writer(&sentinels, stop.clone(), false);
-    wait_for(Duration::from_secs(30), "writes to go through", || {
+    wait_for(Duration::from_secs(60), "writes to go through", || {
         q::<Option<String>>(&mut replicas[0].conn(), &["GET", "w:500"]).is_some()
     });
     let started = std::time::Instant::now();
@@ -306,7 +341,7 @@ fn drill_a_planned_switch_over_under_write_load_loses_no_write() {
     let new_port = sentinels[0].primary_port().unwrap();
     let promoted = replicas.iter().find(|r| r.port == new_port).expect("a replica was promoted");
     let before: i64 = q(&mut promoted.conn(), &["DBSIZE"]);
-    wait_for(Duration::from_secs(30), "writes to resume on the new primary", || {
+    wait_for(Duration::from_secs(60), "writes to resume on the new primary", || {
         q::<i64>(&mut promoted.conn(), &["DBSIZE"]) > before + 300
     });
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -322,7 +357,7 @@ fn drill_a_planned_switch_over_under_write_load_loses_no_write() {
     assert!(primary.log().contains("FAILOVER completed"), "{}", primary.log());
     // The old primary handed over: it follows the new one, nothing for
     // Sentinel to convert.
-    wait_for(Duration::from_secs(30), "the old primary to follow the new one", || follows(&primary, new_port));
+    wait_for(Duration::from_secs(60), "the old primary to follow the new one", || follows(&primary, new_port));
 }
 
 /// Drill 2: a primary killed with SIGKILL while a client writes, each write
@@ -332,24 +367,17 @@ fn drill_a_planned_switch_over_under_write_load_loses_no_write() {
 #[test]
 fn drill_a_primary_killed_under_write_load_loses_no_acknowledged_write() {
     let Some(bin) = sentinel_bin() else { return };
-    let mut primary = Server::start(FAST);
+    let (mut primary, replicas, sentinels) = sentinel_trio(bin);
     let old_port = primary.port;
-    let replicas = [Server::start(FAST), Server::start(FAST)];
-    for r in &replicas {
-        attach(&mut r.conn(), &primary);
-    }
-    let sentinels: Vec<Sentinel> = (0..3).map(|_| Sentinel::start(bin, primary.port)).collect();
-    wait_for(Duration::from_secs(60), "the sentinels to know both replicas and each other", || {
-        sentinels.iter().all(|s| s.master_field("num-slaves").as_deref() == Some("2"))
-    });
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = sentinel_writer(&sentinels, stop.clone(), true);
-    wait_for(Duration::from_secs(30), "writes to go through", || {
+    wait_for(Duration::from_secs(60), "writes to go through", || {
         q::<Option<String>>(&mut replicas[0].conn(), &["GET", "w:200"]).is_some()
     });
     let _ = primary.child.kill();
     let _ = primary.child.wait();
     let failover_started = std::time::Instant::now();
+    let _placeholder = hold_port(old_port);
     wait_for(Duration::from_secs(60), "the sentinels to promote a replica", || {
         sentinels.iter().all(|s| s.primary_port().is_some_and(|port| port != old_port))
     });
@@ -358,7 +386,7 @@ fn drill_a_primary_killed_under_write_load_loses_no_acknowledged_write() {
     // Writes go on against the new primary.
     let mut p = promoted.conn();
     let before: i64 = q(&mut p, &["DBSIZE"]);
-    wait_for(Duration::from_secs(30), "writes to resume on the new primary", || {
+    wait_for(Duration::from_secs(60), "writes to resume on the new primary", || {
         q::<i64>(&mut promoted.conn(), &["DBSIZE"]) > before + 100
     });
     let recovery = failover_started.elapsed();

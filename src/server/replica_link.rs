@@ -125,16 +125,7 @@ async fn ask_failover(
         None => stream.local_addr().map_err(|e| e.to_string())?.ip().to_string(),
     };
     let mut link = Link { stream, buf: BytesMut::with_capacity(1024) };
-    if let Some((user, pass)) = &auth {
-        match user {
-            Some(u) => link.send(&[b"AUTH", u.as_bytes(), pass]).await?,
-            None => link.send(&[b"AUTH", pass]).await?,
-        }
-        let reply = link.line(SYNC_IO).await?;
-        if reply.starts_with(b"-") {
-            return Err(String::from_utf8_lossy(&reply).into_owned());
-        }
-    }
+    link.authenticate(&auth).await?;
     let ms = timeout.as_millis().max(1).to_string();
     let port = me_port.to_string();
     link.send(&[b"FAILOVER", b"TO", me_ip.as_bytes(), port.as_bytes(), b"TIMEOUT", ms.as_bytes()]).await?;
@@ -197,6 +188,20 @@ impl Link {
         }
     }
 
+    /// AUTH with `masteruser`/`masterauth`, when configured.
+    async fn authenticate(&mut self, auth: &Option<(Option<String>, Vec<u8>)>) -> Result<(), Failure> {
+        let Some((user, pass)) = auth else { return Ok(()) };
+        match user {
+            Some(u) => self.send(&[b"AUTH", u.as_bytes(), pass]).await?,
+            None => self.send(&[b"AUTH", pass]).await?,
+        }
+        let reply = self.line(SYNC_IO).await?;
+        if reply.starts_with(b"-") {
+            return Err(format!("Unable to AUTH to MASTER: {}", String::from_utf8_lossy(&reply)));
+        }
+        Ok(())
+    }
+
     async fn send(&mut self, args: &[&[u8]]) -> Result<(), Failure> {
         let mut out = BytesMut::new();
         encode_bulk_array(args.iter().copied(), &mut out);
@@ -241,16 +246,7 @@ async fn attempt(shared: &Arc<Shared>, generation: u64) -> Result<(), Failure> {
     if !pong.starts_with(b"+") && !tolerated.iter().any(|t| pong.starts_with(t)) {
         return Err(format!("Error reply to PING from master: '{}'", String::from_utf8_lossy(&pong)));
     }
-    if let Some((user, pass)) = &auth {
-        match user {
-            Some(u) => link.send(&[b"AUTH", u.as_bytes(), pass]).await?,
-            None => link.send(&[b"AUTH", pass]).await?,
-        }
-        let reply = link.line(SYNC_IO).await?;
-        if reply.starts_with(b"-") {
-            return Err(format!("Unable to AUTH to MASTER: {}", String::from_utf8_lossy(&reply)));
-        }
-    }
+    link.authenticate(&auth).await?;
     // Errors to REPLCONF are not critical (spec §1.1).
     link.send(&[b"REPLCONF", b"listening-port", announce_port.to_string().as_bytes()]).await?;
     link.line(SYNC_IO).await?;
