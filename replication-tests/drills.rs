@@ -4,6 +4,14 @@
 use super::*;
 use std::process::{Child, Command};
 
+/// One drill at a time: each runs six processes that watch each other's
+/// timing, and two at once on a 2-core machine starve them.
+static DRILL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_drill_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    DRILL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The installed redis-sentinel, if any.
 fn sentinel_bin() -> Option<&'static str> {
     ["/usr/bin/redis-sentinel", "/usr/local/bin/redis-sentinel"].into_iter().find(|p| std::path::Path::new(p).exists())
@@ -18,7 +26,8 @@ struct Sentinel {
 
 impl Sentinel {
     /// Starts a sentinel watching the primary on `primary_port` (quorum 2,
-    /// down after 1 s).
+    /// down after 2 s: shorter, and a loaded test machine fails healthy nodes
+    /// over).
     fn start(bin: &str, primary_port: u16) -> Sentinel {
         for _ in 0..5 {
             let port = free_port();
@@ -26,7 +35,7 @@ impl Sentinel {
             let conf = dir.path().join("sentinel.conf");
             let text = format!(
                 "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor mymaster 127.0.0.1 {primary_port} 2\n\
-                 sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 10000\n\
+                 sentinel down-after-milliseconds mymaster 2000\nsentinel failover-timeout mymaster 10000\n\
                  sentinel parallel-syncs mymaster 1\n",
                 dir.path().display()
             );
@@ -159,6 +168,7 @@ const DRILL_SCRIPTS: &[&str] = &[
 #[test]
 fn drill_a_killed_primary_under_script_traffic_loses_no_acknowledged_write_or_script() {
     let Some(bin) = sentinel_bin() else { return };
+    let _drill = one_drill_at_a_time();
     let (mut primary, replicas, sentinels) = sentinel_trio(bin);
     let old_port = primary.port;
 
@@ -325,6 +335,7 @@ fn sentinel_trio(bin: &str) -> (Server, [Server; 2], Vec<Sentinel>) {
 #[test]
 fn drill_a_planned_switch_over_under_write_load_loses_no_write() {
     let Some(bin) = sentinel_bin() else { return };
+    let _drill = one_drill_at_a_time();
     let (primary, replicas, sentinels) = sentinel_trio(bin);
     let old_port = primary.port;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -367,6 +378,7 @@ fn drill_a_planned_switch_over_under_write_load_loses_no_write() {
 #[test]
 fn drill_a_primary_killed_under_write_load_loses_no_acknowledged_write() {
     let Some(bin) = sentinel_bin() else { return };
+    let _drill = one_drill_at_a_time();
     let (mut primary, replicas, sentinels) = sentinel_trio(bin);
     let old_port = primary.port;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -498,6 +510,7 @@ fn pump(
 /// comes back with a partial resync and an equal digest.
 #[test]
 fn drill_network_trouble_ends_in_partial_resyncs_and_equal_digests() {
+    let _drill = one_drill_at_a_time();
     let primary = Server::start(&["--repl-diskless-sync-delay", "0", "--repl-timeout", "2"]);
     let proxy = Proxy::start(primary.port);
     let behind_proxy = Server::start(&["--repl-timeout", "2"]);
