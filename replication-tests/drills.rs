@@ -578,3 +578,52 @@ fn sentinel_transactions_answer_like_redis_without_a_config_file() {
         |_| true,
     );
 }
+
+/// The handover's other outcomes, with a client named like Sentinel's: the
+/// primary hands over (the old primary follows), refuses (the replica promotes
+/// itself at once, the primary stays one), or the handover is off.
+#[test]
+fn a_sentinel_promotion_hands_over_or_falls_back_to_promoting_at_once() {
+    let as_sentinel = |server: &Server| {
+        let mut c = server.conn();
+        let _: () = q(&mut c, &["CLIENT", "SETNAME", "sentinel-55a0e20e-cmd"]);
+        c
+    };
+    // Handed over: the old primary becomes the new one's replica.
+    let primary = Server::start(FAST);
+    let replica = Server::start(&[]);
+    attach(&mut replica.conn(), &primary);
+    let _: () = q(&mut as_sentinel(&replica), &["SLAVEOF", "NO", "ONE"]);
+    wait_for(SYNC, "the old primary to follow", || follows(&primary, replica.port));
+    assert_eq!(role_name(&mut replica.conn()), "master");
+    assert!(replica.log().contains("MASTER accepted to hand its role over"), "{}", replica.log());
+    // Refused (its primary is a replica itself): promoted at once.
+    let top = Server::start(FAST);
+    let middle = Server::start(FAST);
+    let leaf = Server::start(&[]);
+    attach(&mut middle.conn(), &top);
+    attach(&mut leaf.conn(), &middle);
+    let _: () = q(&mut as_sentinel(&leaf), &["SLAVEOF", "NO", "ONE"]);
+    wait_for(SYNC, "the refused replica to promote itself", || role_name(&mut leaf.conn()) == "master");
+    assert!(leaf.log().contains("MASTER refused to hand its role over"), "{}", leaf.log());
+    assert_eq!(role_name(&mut middle.conn()), "slave");
+    // Not handed over in time (the primary cannot reach the announced
+    // address): promoted at the deadline; the primary gives up and stays one.
+    let primary = Server::start(FAST);
+    let replica = Server::start(&["--replica-announce-ip", "10.255.255.1", "--promotion-handover-timeout", "1000"]);
+    attach(&mut replica.conn(), &primary);
+    let _: () = q(&mut as_sentinel(&replica), &["SLAVEOF", "NO", "ONE"]);
+    wait_for(SYNC, "the replica to promote itself at the deadline", || role_name(&mut replica.conn()) == "master");
+    assert!(replica.log().contains("did not hand its role over in time"), "{}", replica.log());
+    wait_for(SYNC, "the primary to give the failover up", || {
+        role_name(&mut primary.conn()) == "master"
+            && repl_field(&mut primary.conn(), "master_failover_state") == "no-failover"
+    });
+    // Off: promoted at once, no FAILOVER asked.
+    let primary = Server::start(FAST);
+    let replica = Server::start(&["--promotion-handover-timeout", "0"]);
+    attach(&mut replica.conn(), &primary);
+    let _: () = q(&mut as_sentinel(&replica), &["SLAVEOF", "NO", "ONE"]);
+    assert_eq!(role_name(&mut replica.conn()), "master");
+    assert!(!primary.log().contains("FAILOVER requested"), "{}", primary.log());
+}
