@@ -627,3 +627,105 @@ fn a_sentinel_promotion_hands_over_or_falls_back_to_promoting_at_once() {
     assert_eq!(role_name(&mut replica.conn()), "master");
     assert!(!primary.log().contains("FAILOVER requested"), "{}", primary.log());
 }
+
+/// A primary stuck in a long read-only script. Sentinel's PINGs get `-BUSY`;
+/// once a sentinel thinks the primary is down it sends SCRIPT KILL, as Sentinel
+/// does on BUSY. The script is killed (nobody else sends SCRIPT KILL here), the
+/// primary answers again, and the deployment ends with one primary that every
+/// other node follows with an equal digest.
+#[test]
+fn sentinel_kills_a_long_script_on_a_busy_primary() {
+    let Some(bin) = sentinel_bin() else { return };
+    let _drill = one_drill_at_a_time();
+    let (primary, replicas, sentinels) = sentinel_trio(bin);
+    let mut p = primary.conn();
+    let _: () = q(&mut p, &["CONFIG", "SET", "busy-reply-threshold", "100"]);
+    let _: () = q(&mut p, &["SET", "before", "1"]);
+    let port = primary.port;
+    let script = std::thread::spawn(move || {
+        let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap();
+        redis::cmd("EVAL").arg("local i = 0 while true do i = i + 1 end").arg(0).query::<redis::Value>(&mut c)
+    });
+    wait_for(
+        Duration::from_secs(10),
+        "the primary to answer BUSY",
+        || matches!(redis::cmd("PING").query::<String>(&mut primary.conn()), Err(e) if e.code() == Some("BUSY")),
+    );
+    let busy_at = std::time::Instant::now();
+    wait_for(Duration::from_secs(60), "Sentinel to kill the script", || script.is_finished());
+    let killed_after = busy_at.elapsed();
+    let err = script.join().expect("script thread").expect_err("the script was killed");
+    assert!(err.to_string().contains("Script killed by user with SCRIPT KILL"), "{err}");
+    // Whoever is primary now, the others follow it with the same data.
+    wait_for(Duration::from_secs(60), "one primary that the sentinels agree on and every node follows", || {
+        let Some(now) = sentinels[0].primary_port() else { return false };
+        sentinels.iter().all(|s| s.primary_port() == Some(now))
+            && [&primary, &replicas[0], &replicas[1]].iter().filter(|n| n.port != now).all(|n| follows(n, now))
+    });
+    let now = sentinels[0].primary_port().unwrap();
+    let nodes = [&primary, &replicas[0], &replicas[1]];
+    let mut head = nodes.iter().find(|n| n.port == now).unwrap().conn();
+    let _: () = q(&mut head, &["SET", "after", "1"]);
+    for n in nodes.iter().filter(|n| n.port != now) {
+        let mut c = n.conn();
+        wait_caught_up(&mut head, &mut c);
+        assert_eq!(digest(&mut head), digest(&mut c));
+    }
+    let outcome = if now == port { "the primary kept its role" } else { "a replica was promoted" };
+    eprintln!("busy script: killed by Sentinel {killed_after:?} after the first BUSY, {outcome}");
+}
+
+/// A primary stuck in a script that wrote, so SCRIPT KILL answers UNKILLABLE:
+/// Sentinel fails over to a replica (the handover's FAILOVER is answered BUSY,
+/// so the replica promotes itself at once). When the script ends, the old
+/// primary is made a replica; its script's write never reached the new primary
+/// and is dropped by a full resync (Redis's rule), and as a replica it refuses
+/// writes.
+#[test]
+fn sentinel_fails_over_from_a_primary_stuck_in_an_unkillable_script() {
+    let Some(bin) = sentinel_bin() else { return };
+    let _drill = one_drill_at_a_time();
+    let (primary, replicas, sentinels) = sentinel_trio(bin);
+    let mut p = primary.conn();
+    let _: () = q(&mut p, &["CONFIG", "SET", "busy-reply-threshold", "100"]);
+    let _: () = q(&mut p, &["SET", "before", "1"]);
+    let _: i64 = q(&mut p, &["WAIT", "2", "5000"]);
+    let old_port = primary.port;
+    let script = std::thread::spawn(move || {
+        let mut c = redis::Client::open(format!("redis://127.0.0.1:{old_port}/")).unwrap().get_connection().unwrap();
+        redis::cmd("EVAL")
+            .arg(
+                "redis.call('set', 'stray', '1') local t0 = tonumber(redis.call('time')[1]) \
+                 while tonumber(redis.call('time')[1]) < t0 + 8 do end return 1",
+            )
+            .arg(0)
+            .query::<i64>(&mut c)
+    });
+    wait_for(
+        Duration::from_secs(10),
+        "the primary to answer BUSY",
+        || matches!(redis::cmd("PING").query::<String>(&mut primary.conn()), Err(e) if e.code() == Some("BUSY")),
+    );
+    let unkillable = redis::cmd("SCRIPT").arg("KILL").query::<()>(&mut primary.conn()).expect_err("UNKILLABLE");
+    assert_eq!(unkillable.code(), Some("UNKILLABLE"), "{unkillable}");
+    wait_for(Duration::from_secs(60), "the sentinels to promote a replica", || {
+        sentinels.iter().all(|s| s.primary_port().is_some_and(|port| port != old_port))
+    });
+    let new_port = sentinels[0].primary_port().unwrap();
+    let promoted = replicas.iter().find(|r| r.port == new_port).expect("a replica was promoted");
+    assert!(promoted.log().contains("MASTER refused to hand its role over"), "{}", promoted.log());
+    assert_eq!(script.join().expect("script thread").expect("the script ran to its end"), 1);
+    wait_for(Duration::from_secs(60), "Sentinel to make the old primary a replica", || follows(&primary, new_port));
+    let mut n = promoted.conn();
+    let _: () = q(&mut n, &["SET", "after", "1"]);
+    for r in [&primary, &replicas[0], &replicas[1]].into_iter().filter(|r| r.port != new_port) {
+        let mut c = r.conn();
+        wait_caught_up(&mut n, &mut c);
+        assert_eq!(digest(&mut n), digest(&mut c));
+    }
+    let mut old = primary.conn();
+    assert_eq!(q::<Option<String>>(&mut old, &["GET", "stray"]), None, "the stuck script's write is dropped");
+    assert_eq!(q::<Option<String>>(&mut old, &["GET", "before"]).as_deref(), Some("1"));
+    let refused = redis::cmd("SET").arg("x").arg("1").query::<()>(&mut old).expect_err("READONLY");
+    assert_eq!(refused.code(), Some("READONLY"), "{refused}");
+}

@@ -22,6 +22,10 @@ use tokio::sync::{mpsc, Notify};
 
 /// Timeout of each handshake exchange (Redis's `repl-syncio-timeout`).
 const SYNC_IO: Duration = Duration::from_secs(5);
+/// How long a primary may take to answer the handover's FAILOVER. A healthy
+/// one answers at once; one that does not (stopped, hung, unreachable) is the
+/// one Sentinel fails over from, and waiting for it only delays the promotion.
+const HANDOVER_ANSWER: Duration = Duration::from_secs(1);
 
 type Failure = String;
 
@@ -85,7 +89,8 @@ async fn handover(shared: Arc<Shared>) {
         (m.host.clone(), m.port, auth, me_port, c.replica_announce_ip.clone(), h.generation, h.deadline)
     };
     let left = deadline.saturating_duration_since(Instant::now());
-    let asked = tokio::time::timeout(left, ask_failover(&host, port, auth, me_port, announce_ip, left)).await;
+    let answer = left.min(HANDOVER_ANSWER);
+    let asked = tokio::time::timeout(answer, ask_failover(&host, port, auth, me_port, announce_ip, left)).await;
     match asked {
         Ok(Ok(())) => {
             tracing::info!("MASTER accepted to hand its role over");
