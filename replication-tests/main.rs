@@ -12,6 +12,7 @@ mod bad_input;
 mod drills;
 mod scripts_modes;
 mod scripts_random;
+mod shutdown;
 
 const SYNC: Duration = Duration::from_secs(30);
 

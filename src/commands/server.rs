@@ -7,7 +7,8 @@ use super::keys::help_reply;
 use super::table::{cmd, CommandSpec, CommandTable};
 use crate::db::keyspace::{value_digest, Entry};
 use crate::db::Value;
-use crate::engine::{Ctx, ShutdownRequest};
+use crate::engine::shutdown::{ShutdownFlags, ShutdownStart, SHUTDOWN_FAILED};
+use crate::engine::Ctx;
 use crate::protocol::Reply;
 use crate::util::glob::glob_match;
 use bytes::Bytes;
@@ -878,34 +879,42 @@ pub fn lastsave(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 
 /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
 pub fn shutdown(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let (mut save, mut nosave, mut abort) = (false, false, false);
+    let (mut flags, mut abort) = (ShutdownFlags::default(), false);
     for a in &argv[1..] {
         match a.to_ascii_lowercase().as_slice() {
-            b"save" => save = true,
-            b"nosave" => nosave = true,
+            b"save" if flags.save != Some(false) => flags.save = Some(true),
+            b"nosave" if flags.save != Some(true) => flags.save = Some(false),
             b"abort" => abort = true,
-            b"now" | b"force" => {}
+            b"now" => flags.now = true,
+            b"force" => flags.force = true,
             _ => return Err(CommandError::Syntax),
         }
     }
-    if (save && nosave) || (abort && argv.len() > 2) {
+    if abort && (flags.save.is_some() || flags.now || flags.force) {
         return Err(CommandError::Syntax);
     }
     if abort {
-        return Err(CommandError::err("No shutdown in progress."));
+        return match ctx.eng.abort_shutdown() {
+            true => Ok(Reply::ok()),
+            false => Err(CommandError::err("No shutdown in progress.")),
+        };
     }
-    let force = argv[1..].iter().any(|a| a.eq_ignore_ascii_case(b"force"));
-    if save || (!nosave && !ctx.eng.config.save.is_empty()) {
-        // As Redis: a failed save keeps the server up unless FORCE.
-        if ctx.eng.shutdown_save().is_err() && !force {
-            return Err(CommandError::err("Errors trying to SHUTDOWN. Check logs."));
+    if !flags.now && !ctx.may_block() {
+        return Err(CommandError::err("SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client"));
+    }
+    match ctx.eng.prepare_shutdown(flags) {
+        ShutdownStart::Failed => Err(CommandError::Coded(SHUTDOWN_FAILED.into())),
+        ShutdownStart::Waiting => {
+            ctx.block(&[], None, Reply::Error(SHUTDOWN_FAILED.into()))?;
+            ctx.eng.shutdown_add_waiter(ctx.client.id);
+            Ok(Reply::NoReply)
+        }
+        // Redis closes the connection without a reply when the shutdown goes ahead.
+        ShutdownStart::Exiting => {
+            ctx.client.flags.close_after_reply = true;
+            Ok(Reply::NoReply)
         }
     }
-    ctx.eng.shutdown = Some(ShutdownRequest { save: false });
-    ctx.eng.events.shutdown.notify_one();
-    ctx.client.flags.close_after_reply = true;
-    // Redis closes the connection without a reply when the shutdown goes ahead.
-    Ok(Reply::NoReply)
 }
 
 // ---------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ pub mod multi;
 pub mod persist;
 pub mod propagate;
 pub mod pubsub;
+pub mod shutdown;
 pub mod stats;
 #[cfg(test)]
 pub mod testing;
@@ -42,12 +43,6 @@ pub struct Pause {
     pub until: Instant,
     /// `ALL` pauses every command; `WRITE` only writes (and may-replicate ones).
     pub all: bool,
-}
-
-/// A SHUTDOWN request, carried out by the server loop.
-#[derive(Debug, Clone, Copy)]
-pub struct ShutdownRequest {
-    pub save: bool,
 }
 
 /// Signals from the engine to the server's tasks.
@@ -95,7 +90,10 @@ pub struct Engine {
     pub access: Option<persist::EngineAccess>,
     pub active_expire_enabled: bool,
     pub pause: Option<Pause>,
-    pub shutdown: Option<ShutdownRequest>,
+    /// The server exits: SHUTDOWN went ahead (the server loop carries it out).
+    pub shutdown: bool,
+    /// A shutdown waiting for lagging replicas.
+    pub shutdown_wait: Option<shutdown::ShutdownWait>,
     pub rng: SmallRng,
     /// The actual TCP port (INFO server `tcp_port`).
     pub tcp_port: u16,
@@ -197,7 +195,8 @@ impl Engine {
             dirty: 0,
             active_expire_enabled: true,
             pause: None,
-            shutdown: None,
+            shutdown: false,
+            shutdown_wait: None,
             rng,
             executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
             events: Arc::new(Events::default()),
@@ -622,7 +621,8 @@ impl Engine {
         if self.failover_pauses_writes() && !client.is_some_and(|p| p.all) {
             return Some(Pause { until: Instant::now() + std::time::Duration::from_secs(3600), all: false });
         }
-        client
+        // So does a shutdown waiting for its replicas.
+        client.or_else(|| self.shutdown_pause())
     }
 
     /// Registers a new client and returns its id.

@@ -153,7 +153,7 @@ impl Engine {
         let cached = match self.repl.master.as_ref().and_then(|m| m.cached.clone()) {
             _ if self.repl.diverged => None,
             Some(cached) => Some(cached),
-            None => Some((self.repl.replid.clone(), self.repl.offset, db)),
+            None => Some((self.demoted_history(), self.repl.offset, db)),
         };
         if let Some(id) = self.repl.master_client.take() {
             self.kill_client(id);
@@ -185,6 +185,20 @@ impl Engine {
             plain_capa: false,
         });
         self.events.repl_link.notify_one();
+    }
+
+    /// The history a primary being demoted continues. A primary that wrote
+    /// nothing since its history began (a restart from its file, a promotion)
+    /// holds exactly the previous history's data at this offset, so it asks to
+    /// continue that one: the node it follows may know it (Redis asks with the
+    /// new id and syncs in full). A FAILOVER asks with the id its target has.
+    fn demoted_history(&self) -> String {
+        let untouched = self.repl.second_offset == self.repl.offset as i64 + 1 && self.repl.backlog.is_some();
+        if untouched && self.repl.failover.is_none() {
+            self.repl.replid2.clone()
+        } else {
+            self.repl.replid.clone()
+        }
     }
 
     /// REPLICAOF NO ONE: become a primary. The history continues under a new id;

@@ -10,6 +10,7 @@ pub mod replica_link;
 pub mod sync;
 
 use crate::config::Config;
+use crate::engine::shutdown::{ShutdownFlags, ShutdownStart};
 use crate::engine::{Engine, Events};
 use crate::scripting::ScriptRun;
 use anyhow::Context as _;
@@ -188,21 +189,25 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!("Ready to accept connections tcp");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
-        tokio::select! {
-            _ = events.shutdown.notified() => {}
-            _ = term.recv() => tracing::info!("Received SIGTERM scheduling shutdown..."),
-            _ = tokio::signal::ctrl_c() => tracing::info!("Received SIGINT scheduling shutdown..."),
-        }
+        let signal = tokio::select! {
+            _ = events.shutdown.notified() => None,
+            _ = term.recv() => Some("SIGTERM"),
+            _ = tokio::signal::ctrl_c() => Some("SIGINT"),
+        };
         let mut eng = shared.engine().await;
-        // SHUTDOWN saved already; a signal saves when save points are configured
-        // and, as Redis, the server stays up when that save fails.
-        if eng.shutdown.is_none() && !eng.config.save.is_empty() && eng.shutdown_save().is_err() {
-            tracing::warn!(
-                "SIGTERM received but errors trying to shut down the server, check the logs for more information"
-            );
-            continue;
+        if let Some(name) = signal {
+            tracing::info!("Received {name} scheduling shutdown...");
+            // As SHUTDOWN without arguments; the server stays up when saving fails.
+            if eng.prepare_shutdown(ShutdownFlags::default()) == ShutdownStart::Failed {
+                tracing::warn!(
+                    "{name} received but errors trying to shut down the server, check the logs for more information"
+                );
+            }
         }
-        break;
+        // Still waiting for replicas: the cron finishes the shutdown.
+        if eng.shutdown {
+            break;
+        }
     }
     tracing::info!("moonkv is now ready to exit, bye bye...");
     Ok(())
@@ -257,6 +262,7 @@ async fn cron(shared: Arc<Shared>) {
         eng.persist_cron();
         eng.repl_cron();
         eng.failover_cron();
+        eng.shutdown_cron();
         let repl_out = eng.events.repl_output_bytes.load(std::sync::atomic::Ordering::Relaxed);
         eng.stats.sample(crate::util::now_ms(), repl_out);
         if last_second.elapsed() >= Duration::from_secs(1) {

@@ -64,7 +64,12 @@ impl Server {
     /// Starts moonkv on `port` (a node restarted where its peers knew it): one
     /// attempt, as the port is not ours to choose.
     pub fn start_on_port(port: u16, extra: &[&str]) -> Server {
-        Self::spawn_on(env!("CARGO_BIN_EXE_moonkv"), Some(port), extra, &[])
+        Self::start_on_port_with_files(port, extra, &[])
+    }
+
+    /// As `start_on_port`, with files in its directory first (its saved RDB).
+    pub fn start_on_port_with_files(port: u16, extra: &[&str], files: &[(&str, &[u8])]) -> Server {
+        Self::spawn_on(env!("CARGO_BIN_EXE_moonkv"), Some(port), extra, files)
     }
 
     fn spawn(bin: &str, extra: &[&str], files: &[(&str, &[u8])]) -> Server {

@@ -1,0 +1,178 @@
+//! SHUTDOWN as in Redis 7.0: a primary waits for lagging replicas (writes
+//! paused) before it saves and exits, so a replica promoted afterwards has
+//! every write and the primary's file ends where its replicas are.
+
+use super::*;
+use std::process::Command;
+
+fn signal(server: &Server, sig: &str) {
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args([sig, &pid]).status().expect("kill").success());
+}
+
+/// A write from a fresh connection that is still unanswered after `within`
+/// (paused), or its reply.
+fn write_within(server: &Server, key: &str, within: Duration) -> Option<redis::RedisResult<()>> {
+    let mut c = server.conn();
+    c.set_read_timeout(Some(within)).unwrap();
+    match redis::cmd("SET").arg(key).arg("1").query::<()>(&mut c) {
+        Err(e) if e.is_timeout() => None,
+        r => Some(r),
+    }
+}
+
+/// Sends SHUTDOWN on a connection of its own; the thread returns its reply, or
+/// None when the server closed the connection without one (it exited).
+fn shutdown_in_thread(server: &Server, args: &'static [&'static str]) -> std::thread::JoinHandle<Option<String>> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    std::thread::spawn(move || {
+        let mut argv: Vec<&[u8]> = vec![b"SHUTDOWN"];
+        argv.extend(args.iter().map(|a| a.as_bytes()));
+        stream.write_all(&resp(&argv)).expect("send SHUTDOWN");
+        // The reply is one line (an error), or nothing and the end of the stream.
+        let mut reply = Vec::new();
+        let mut byte = [0u8; 1];
+        while !reply.ends_with(b"\r\n") && matches!(stream.read(&mut byte), Ok(1)) {
+            reply.push(byte[0]);
+        }
+        (!reply.is_empty()).then(|| String::from_utf8_lossy(&reply).into_owned())
+    })
+}
+
+#[test]
+fn shutdown_waits_for_a_lagging_replica_with_writes_paused() {
+    let primary = Server::start(&["--repl-diskless-sync-delay", "0", "--save", "3600 1"]);
+    let replica = Server::start(&[]);
+    let mut r = replica.conn();
+    attach(&mut r, &primary);
+    let mut p = primary.conn();
+    write_mix(&mut p, "before");
+    wait_caught_up(&mut p, &mut r);
+
+    // A stopped replica lags: SHUTDOWN waits, and writes wait with it.
+    signal(&replica, "-STOP");
+    write_mix(&mut p, "lagging");
+    let first = shutdown_in_thread(&primary, &[]);
+    wait_for(SYNC, "the primary to wait for its replica", || primary.log().contains("Waiting for replicas"));
+    assert!(write_within(&primary, "paused", Duration::from_millis(300)).is_none(), "writes are paused");
+    // SHUTDOWN ABORT: the waiting SHUTDOWN fails, writes flow again.
+    let _: () = q(&mut primary.conn(), &["SHUTDOWN", "ABORT"]);
+    assert_eq!(first.join().unwrap().as_deref(), Some("-ERR Errors trying to SHUTDOWN. Check logs.\r\n"));
+    assert_eq!(primary.raw().cmd("SHUTDOWN ABORT"), b"-ERR No shutdown in progress.\r\n");
+    assert!(matches!(write_within(&primary, "after abort", SYNC), Some(Ok(()))), "writes flow again");
+    let want = digest(&mut primary.conn());
+
+    // Again, and the replica resumes: it gets everything, then the primary saves
+    // and exits.
+    let second = shutdown_in_thread(&primary, &[]);
+    wait_for(SYNC, "the primary to wait again", || primary.log().matches("Waiting for replicas").count() == 2);
+    signal(&replica, "-CONT");
+    assert_eq!(second.join().unwrap(), None, "the connection closed: the server exited");
+    let mut primary = primary;
+    wait_for(SYNC, "the primary to exit", || !primary.alive());
+    assert!(primary.log().contains("Saving the final RDB snapshot"), "{}", primary.log());
+    assert_eq!(digest(&mut r), want, "the replica has every write");
+}
+
+#[test]
+fn shutdown_gives_up_on_a_replica_after_shutdown_timeout_and_sigterm_waits_too() {
+    // Past shutdown-timeout the lagging replica is named in the log and the
+    // primary exits anyway.
+    let mut primary = Server::start(&["--repl-diskless-sync-delay", "0", "--shutdown-timeout", "1"]);
+    let replica = Server::start(&[]);
+    attach(&mut replica.conn(), &primary);
+    signal(&replica, "-STOP");
+    write_mix(&mut primary.conn(), "lagging");
+    let started = std::time::Instant::now();
+    assert_eq!(shutdown_in_thread(&primary, &[]).join().unwrap(), None);
+    wait_for(SYNC, "the primary to exit", || !primary.alive());
+    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(primary.log().contains("Lagging replica"), "{}", primary.log());
+    signal(&replica, "-CONT");
+
+    // NOW does not wait.
+    let mut primary = Server::start(FAST);
+    let replica = Server::start(&[]);
+    attach(&mut replica.conn(), &primary);
+    signal(&replica, "-STOP");
+    write_mix(&mut primary.conn(), "lagging");
+    assert_eq!(shutdown_in_thread(&primary, &["NOW"]).join().unwrap(), None);
+    wait_for(SYNC, "the primary to exit", || !primary.alive());
+    assert!(!primary.log().contains("Waiting for replicas"), "{}", primary.log());
+    signal(&replica, "-CONT");
+
+    // SIGTERM waits as SHUTDOWN does: writes pause until the replica is back.
+    let mut primary = Server::start(FAST);
+    let replica = Server::start(&[]);
+    let mut r = replica.conn();
+    attach(&mut r, &primary);
+    signal(&replica, "-STOP");
+    write_mix(&mut primary.conn(), "lagging");
+    let want = digest(&mut primary.conn());
+    signal(&primary, "-TERM");
+    wait_for(SYNC, "the primary to wait for its replica", || primary.log().contains("Waiting for replicas"));
+    assert!(primary.alive());
+    signal(&replica, "-CONT");
+    wait_for(SYNC, "the primary to exit", || !primary.alive());
+    assert_eq!(digest(&mut r), want, "the replica has every write");
+}
+
+/// A primary shut down gracefully, its replica promoted meanwhile: restarted
+/// from its file, the old primary continues the promoted replica's history
+/// partially (its data is that history at the file's offset). Redis asks with
+/// the restarted node's new id and syncs in full.
+#[test]
+fn a_gracefully_stopped_primary_rejoins_its_promoted_replica_partially() {
+    let primary = Server::start(FAST);
+    let replica = Server::start(FAST);
+    let mut r = replica.conn();
+    attach(&mut r, &primary);
+    write_mix(&mut primary.conn(), "before");
+    let old_port = primary.port;
+    assert_eq!(shutdown_in_thread(&primary, &["SAVE"]).join().unwrap(), None);
+    let mut primary = primary;
+    wait_for(SYNC, "the primary to exit", || !primary.alive());
+    let file = std::fs::read(primary.dir.path().join("dump.rdb")).expect("the primary saved");
+    let _: () = q(&mut r, &["REPLICAOF", "NO", "ONE"]);
+    write_mix(&mut r, "promoted");
+
+    let back = Server::start_on_port_with_files(old_port, FAST, &[("dump.rdb", &file)]);
+    let mut b = back.conn();
+    wait_loaded(&mut b);
+    attach(&mut b, &replica);
+    wait_caught_up(&mut r, &mut b);
+    assert_eq!(digest(&mut r), digest(&mut b));
+    assert_eq!(stat_of(&mut r, "sync_partial_ok"), "1", "{}", info_of(&mut r, "stats"));
+    assert_eq!(stat_of(&mut r, "sync_full"), "0");
+    // A node that wrote after its restart has its own history: a full sync.
+    let _: () = q(&mut b, &["REPLICAOF", "NO", "ONE"]);
+    let _: () = q(&mut b, &["SET", "own", "1"]);
+    attach(&mut b, &replica);
+    wait_caught_up(&mut r, &mut b);
+    assert_eq!(digest(&mut r), digest(&mut b));
+    assert_eq!(stat_of(&mut r, "sync_full"), "1");
+}
+
+/// SHUTDOWN's refusals answer byte for byte as redis-server's.
+#[test]
+fn shutdown_refusals_answer_like_redis() {
+    compare_with_redis(
+        &[
+            "SHUTDOWN ABORT",
+            "SHUTDOWN ABORT ABORT",
+            "SHUTDOWN NOW ABORT",
+            "SHUTDOWN ABORT FORCE",
+            "SHUTDOWN SAVE NOSAVE",
+            "SHUTDOWN NOSAVE SAVE NOW",
+            "SHUTDOWN NOW PLEASE",
+            "MULTI",
+            "SHUTDOWN",
+            "SHUTDOWN NOW",
+            "EXEC",
+            "PING",
+        ],
+        |_| true,
+    );
+}
