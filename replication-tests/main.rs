@@ -1184,3 +1184,36 @@ fn scripts_of_every_kind_leave_replicas_equal_and_knowing_them() {
     }
     assert!(!mid.log().contains("CRITICAL") && !again.log().contains("CRITICAL"));
 }
+
+/// PUBLISH on a primary reaches subscribers on its replicas (moonkv and
+/// redis-server), also from inside a script (its effects), as in Redis.
+#[test]
+fn published_messages_reach_subscribers_on_replicas() {
+    let primary = Server::start(FAST);
+    let mut replicas = vec![Server::start(&[])];
+    replicas.extend(Server::start_redis(&[]));
+    let mut conns = Vec::new();
+    for r in &replicas {
+        attach(&mut r.conn(), &primary);
+        let c = r.conn();
+        c.set_read_timeout(Some(SYNC)).unwrap();
+        conns.push(c);
+    }
+    let mut subscribers: Vec<redis::PubSub> = conns
+        .iter_mut()
+        .map(|c| {
+            let mut ps = c.as_pubsub();
+            ps.subscribe("news").expect("SUBSCRIBE");
+            ps
+        })
+        .collect();
+    let mut p = primary.conn();
+    let _: i64 = q(&mut p, &["PUBLISH", "news", "plain"]);
+    let _: () = q(&mut p, &["EVAL", "redis.call('set', 'k', '1') redis.call('publish', 'news', 'scripted')", "0"]);
+    for (sub, r) in subscribers.iter_mut().zip(&replicas) {
+        for want in ["plain", "scripted"] {
+            let msg = sub.get_message().unwrap_or_else(|e| panic!("replica on {}: {e}", r.port));
+            assert_eq!(msg.get_payload::<String>().unwrap(), want);
+        }
+    }
+}

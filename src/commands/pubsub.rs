@@ -117,6 +117,8 @@ pub fn unsubscribe_all(ctx: &mut Ctx) {
 
 /// PUBLISH channel message
 pub fn publish(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    // Replicas deliver it to their own subscribers, as in Redis.
+    ctx.propagate(argv.to_vec());
     Ok(Reply::Int(ctx.eng.publish(&argv[1], &argv[2]) as i64))
 }
 

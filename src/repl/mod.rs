@@ -115,6 +115,10 @@ pub struct Repl {
     pub second_offset: i64,
     /// Bytes ever appended to the stream (`master_repl_offset`).
     pub offset: u64,
+    /// The dataset changed since this node's history began (a promotion, a
+    /// restart from its file). Until then it holds exactly `replid2`'s data at
+    /// `second_offset - 1`, whatever PUBLISHes or PINGs followed.
+    pub changed_since_shift: bool,
     /// Absent until the first replica attaches; nothing is recorded without it.
     pub backlog: Option<Backlog>,
     /// The database the stream last selected; -1 forces a SELECT.
@@ -169,6 +173,7 @@ impl Repl {
             replid,
             replid2: "0".repeat(40),
             second_offset: -1,
+            changed_since_shift: true,
             offset: 0,
             backlog: None,
             seldb: -1,
@@ -239,6 +244,11 @@ impl Engine {
 
     /// Appends one execution unit's effects to the stream.
     pub fn repl_feed_unit(&mut self, effects: &[(usize, Vec<Bytes>)]) {
+        let publish =
+            |argv: &Vec<Bytes>| argv[0].eq_ignore_ascii_case(b"publish") || argv[0].eq_ignore_ascii_case(b"spublish");
+        if !effects.iter().all(|(_, argv)| publish(argv)) {
+            self.repl.changed_since_shift = true;
+        }
         let size: usize = effects.iter().flat_map(|(_, argv)| argv).map(|a| a.len() + 16).sum();
         let mut buf = BytesMut::with_capacity(size + 32);
         for (db, argv) in effects {

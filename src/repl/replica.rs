@@ -134,6 +134,7 @@ impl Engine {
         self.repl.replid2 = replid;
         self.repl.second_offset = offset as i64 + 1;
         self.repl.offset = offset;
+        self.repl.changed_since_shift = false;
         self.repl.seldb = -1;
         self.repl.diverged = false;
         let size = self.config.repl_backlog_size as usize;
@@ -153,7 +154,16 @@ impl Engine {
         let cached = match self.repl.master.as_ref().and_then(|m| m.cached.clone()) {
             _ if self.repl.diverged => None,
             Some(cached) => Some(cached),
-            None => Some((self.demoted_history(), self.repl.offset, db)),
+            None => {
+                let (replid, offset) = self.demoted_history();
+                if offset != self.repl.offset {
+                    // What followed (PUBLISHes) is not part of the history asked for.
+                    self.repl.offset = offset;
+                    let size = self.config.repl_backlog_size as usize;
+                    self.repl.backlog = Some(crate::repl::backlog::Backlog::new(offset + 1, size));
+                }
+                Some((replid, offset, db))
+            }
         };
         if let Some(id) = self.repl.master_client.take() {
             self.kill_client(id);
@@ -187,17 +197,19 @@ impl Engine {
         self.events.repl_link.notify_one();
     }
 
-    /// The history a primary being demoted continues. A primary that wrote
-    /// nothing since its history began (a restart from its file, a promotion)
-    /// holds exactly the previous history's data at this offset, so it asks to
-    /// continue that one: the node it follows may know it (Redis asks with the
-    /// new id and syncs in full). A FAILOVER asks with the id its target has.
-    fn demoted_history(&self) -> String {
-        let untouched = self.repl.second_offset == self.repl.offset as i64 + 1 && self.repl.backlog.is_some();
-        if untouched && self.repl.failover.is_none() {
-            self.repl.replid2.clone()
+    /// The history a primary being demoted continues, and from where. A primary
+    /// whose dataset did not change since its history began (a restart from its
+    /// file, a promotion) holds exactly the previous history's data where that
+    /// one ends, so it asks to continue that one: the node it follows may know
+    /// it (Redis asks with the new id and syncs in full). A FAILOVER asks with
+    /// the id its target has.
+    fn demoted_history(&self) -> (String, u64) {
+        let r = &self.repl;
+        let untouched = r.second_offset > 0 && !r.changed_since_shift && r.backlog.is_some();
+        if untouched && r.failover.is_none() {
+            (r.replid2.clone(), r.second_offset as u64 - 1)
         } else {
-            self.repl.replid.clone()
+            (r.replid.clone(), r.offset)
         }
     }
 
@@ -232,6 +244,7 @@ impl Engine {
         }
         self.repl.replid2 = std::mem::replace(&mut self.repl.replid, crate::engine::random_hex(&mut self.rng, 40));
         self.repl.second_offset = self.repl.offset as i64 + 1;
+        self.repl.changed_since_shift = false;
         self.repl.seldb = -1;
         let replicas: Vec<u64> = self.repl.replicas.keys().copied().collect();
         for id in replicas {
