@@ -5,7 +5,7 @@
 #   make soak    the randomized replication soak for SOAK_SECS (default 600) seconds
 #   make bench   redis-benchmark against moonkv and redis-server side by side
 #   make ha-demo three moonkv nodes and three redis-sentinels (configs/ha); ha-demo-stop
-#   make drill   the redis-sentinel failover drills, one report line each (drill-report.txt)
+#   make drill   the redis-sentinel failover drills, longer: a table and charts in drill-report/
 
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -50,9 +50,18 @@ soak: deps
 bench: deps build
 	./scripts/bench.sh
 
+# The failover drills with DRILL_SECS of load before each failure and after
+# each recovery: a summary table (drill-report/report.txt), a chart of the
+# client's write latency and errors per drill (drill-report/drill-N.png) and
+# the full output (drill-report/drill.log).
+DRILL_SECS ?= 10
 drill: deps
-	$(CARGO) test --release --test replication drill -- --nocapture --test-threads=1 2>&1 | tee drill.log | grep -oE 'drill [0-9]+: .*' | tee drill-report.txt
-	@grep -q 'test result: ok' drill.log
+	rm -rf drill-report && mkdir -p drill-report
+	@DRILL_OUT=$(CURDIR)/drill-report DRILL_SECS=$(DRILL_SECS) \
+	  $(CARGO) test --release --test replication drills::drill_ -- --nocapture --test-threads=1 \
+	  > drill-report/drill.log 2>&1; status=$$?; \
+	  cat drill-report/report.txt 2>/dev/null; ls drill-report/*.png 2>/dev/null; \
+	  if [ $$status -ne 0 ]; then tail -50 drill-report/drill.log; fi; exit $$status
 
 ha-demo: deps build
 	./scripts/ha-demo.sh start

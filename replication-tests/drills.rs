@@ -151,67 +151,60 @@ impl Drop for PortHolder {
     }
 }
 
-/// The scripts of the drill: several kinds, run by EVALSHA in adaptive mode.
+/// The scripts of drill 3, each writing its key: replayed as they are, with a
+/// list and a counter, and one reading TIME (sent as its effects).
 const DRILL_SCRIPTS: &[&str] = &[
-    "return redis.call('incr', KEYS[1])",
-    "redis.call('rpush', KEYS[1] .. ':log', ARGV[1]) return redis.call('llen', KEYS[1] .. ':log')",
-    "local t = redis.call('time') redis.call('hset', KEYS[1] .. ':seen', ARGV[1], t[1]) return 1",
-    "return redis.call('get', KEYS[1])",
+    "redis.call('set', KEYS[1], ARGV[1]) return redis.call('incr', 'runs')",
+    "redis.call('rpush', 'log', ARGV[1]) redis.call('set', KEYS[1], ARGV[1]) return redis.call('llen', 'log')",
+    "local t = redis.call('time') redis.call('hset', 'seen', ARGV[1], t[1]) redis.call('set', KEYS[1], ARGV[1]) return 1",
+    "redis.call('set', KEYS[1], ARGV[1]) return redis.call('get', KEYS[1])",
 ];
 
-/// Drills 3 and 5: a primary killed with SIGKILL after script traffic that WAIT
-/// acknowledged. The sentinels promote a replica. The client finds it through
-/// Sentinel, and there EVALSHA of every script works with no NOSCRIPT, every
-/// acknowledged write is present, and the other replica follows with an equal
-/// digest. The old primary, restarted empty on its port, is made a replica by
-/// Sentinel and resyncs.
+/// Drill 3: drill 2 with script traffic. A client runs several scripts by
+/// EVALSHA (adaptive mode), each followed by `WAIT 1 100`, while the primary
+/// is killed with SIGKILL. Through Sentinel it goes on on the promoted replica
+/// with no NOSCRIPT; every run WAIT acknowledged is there, every script runs,
+/// and the other replica continues partially with an equal digest. The old
+/// primary, restarted empty on its port, is made a replica and resyncs.
 #[test]
 fn drill_a_killed_primary_under_script_traffic_loses_no_acknowledged_write_or_script() {
     let Some(bin) = sentinel_bin() else { return };
     let _drill = one_drill_at_a_time();
     let (mut primary, replicas, sentinels) = sentinel_trio(bin);
     let old_port = primary.port;
-
-    // Script traffic, every write acknowledged by a replica (WAIT 1 100).
     let mut p = primary.conn();
     let shas: Vec<String> = DRILL_SCRIPTS.iter().map(|b| script_load(&mut p, b)).collect();
-    let mut acknowledged = 0;
-    for i in 0..300 {
-        let sha = &shas[i % 3];
-        let _: redis::Value = q(&mut p, &["EVALSHA", sha, "1", &format!("k{}", i % 10), &i.to_string()]);
-        let acks: i64 = q(&mut p, &["WAIT", "1", "100"]);
-        if acks >= 1 {
-            acknowledged = i + 1;
-        }
-    }
-    assert!(acknowledged > 0);
-    // Everything acknowledged by both replicas: every write below must survive.
-    let acks: i64 = q(&mut p, &["WAIT", "2", "5000"]);
-    assert_eq!(acks, 2);
-    let counters: Vec<Option<i64>> = (0..10).map(|k| q(&mut p, &["GET", &format!("k{k}")])).collect();
     drop(p);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let t0 = std::time::Instant::now();
+    let writer = sentinel_writer(&sentinels, stop.clone(), true, t0, shas.clone());
+    wait_for(Duration::from_secs(60), "script runs to go through", || {
+        q::<Option<String>>(&mut replicas[0].conn(), &["GET", "w:200"]).is_some()
+    });
+    keep_load(load_secs(), &writer);
     let _ = primary.child.kill();
     let _ = primary.child.wait();
-    let killed_at = std::time::Instant::now();
+    let killed = t0.elapsed();
     // The sentinels still watch this address: no other test's server may take
     // it meanwhile (they would reconfigure it).
     let placeholder = hold_port(old_port);
-
     wait_for(Duration::from_secs(60), "the sentinels to promote a replica", || {
         sentinels.iter().all(|s| s.primary_port().is_some_and(|port| port != old_port))
     });
-    let recovery = killed_at.elapsed();
+    let switched = t0.elapsed();
     let new_port = sentinels[0].primary_port().unwrap();
     let (promoted, other) =
         if replicas[0].port == new_port { (&replicas[0], &replicas[1]) } else { (&replicas[1], &replicas[0]) };
+    let before: i64 = q(&mut promoted.conn(), &["DBSIZE"]);
+    wait_for(Duration::from_secs(60), "script runs to resume on the new primary", || {
+        q::<i64>(&mut promoted.conn(), &["DBSIZE"]) > before + 100
+    });
+    keep_load(load_secs(), &writer);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let writes = writer.join().expect("writer");
     let mut n = promoted.conn();
-    wait_for(Duration::from_secs(60), "the promoted replica to report role:master", || role_name(&mut n) == "master");
-    // Every acknowledged write is there: the counters the scripts kept (WAIT
-    // acknowledged the last run, and so everything before it).
-    for (k, want) in counters.iter().enumerate() {
-        let got: Option<i64> = q(&mut n, &["GET", &format!("k{k}")]);
-        assert_eq!(&got, want, "k{k} on the promoted replica");
-    }
+    let lost_acked = absent(&mut n, writes.acked.iter().copied());
+    let lost_unacked = absent(&mut n, writes.unacknowledged(&writes.acked).into_iter());
     for (sha, body) in shas.iter().zip(DRILL_SCRIPTS) {
         let r = redis::cmd("EVALSHA").arg(sha).arg(1).arg("after").arg("x").query::<redis::Value>(&mut n);
         assert!(r.is_ok(), "EVALSHA {body} on the new primary: {r:?}");
@@ -222,10 +215,10 @@ fn drill_a_killed_primary_under_script_traffic_loses_no_acknowledged_write_or_sc
     let mut o = other.conn();
     wait_caught_up(&mut n, &mut o);
     assert_eq!(digest(&mut n), digest(&mut o));
-    assert!(other.log().contains("Successful partial resynchronization"), "{}", other.log());
+    let other_resync = if other.log().contains("Successful partial resynchronization") { "partial" } else { "full" };
 
-    // Drill 5: the old primary comes back (empty, SIGKILL left no file) and is
-    // made a replica of the new one.
+    // The old primary comes back (empty, SIGKILL left no file) and is made a
+    // replica of the new one.
     drop(placeholder);
     let back = Server::start_on_port(old_port, FAST);
     wait_for(Duration::from_secs(60), "Sentinel to make the old primary a replica", || follows(&back, new_port));
@@ -236,39 +229,101 @@ fn drill_a_killed_primary_under_script_traffic_loses_no_acknowledged_write_or_sc
         assert!(script_exists(&mut b, sha), "the old primary knows {sha} again");
     }
     let rejoin = if back.log().contains("Successful partial resynchronization") { "partial" } else { "full" };
-    eprintln!(
-        "drill 3: {acknowledged} script runs acknowledged, 0 acknowledged lost, {} of {} scripts run after the promotion, other replica resync partial, recovery {recovery:?}",
-        shas.len(),
-        shas.len()
+    Outcome::of_writes(
+        "3",
+        "kill -9 under EVALSHA traffic with WAIT 1 100",
+        &writes,
+        &writes.acked,
+        (lost_acked.len(), lost_unacked.len()),
+        writes.recovery(killed, new_port),
+        format!("other replica {other_resync}, old primary {rejoin} (no file)"),
+    )
+    .report();
+    chart(
+        "3",
+        "Drill 3: kill -9 under EVALSHA traffic with WAIT 1 100",
+        &writes,
+        killed,
+        &[(killed, "KILL -9"), (switched, "PROMOTED")],
     );
-    eprintln!("drill 5: old primary rejoined as a replica, {rejoin} resync (SIGKILL left no file)");
+    assert!(lost_acked.is_empty(), "acknowledged runs lost: {lost_acked:?}");
+    assert_eq!(writes.noscript, 0, "NOSCRIPT errors");
+    assert!(writes.acked.len() > 200);
+    assert_eq!(other_resync, "partial", "{}", other.log());
+}
+
+/// One request of the drill's client: when it started (since the writer's
+/// start), how long it took (with its WAIT), whether it answered OK, and where
+/// it went (0: no node to ask, Sentinel answered nothing).
+struct Attempt {
+    at: Duration,
+    took: Duration,
+    ok: bool,
+    port: u16,
 }
 
 /// What a drill's writer did: write numbers that answered OK, those WAIT
-/// acknowledged, and errors it retried past.
+/// acknowledged, how many were tried, the failed requests it retried past, and
+/// every request in order.
 struct Writes {
-    written: u64,
     ok: Vec<u64>,
     acked: Vec<u64>,
+    tried: u64,
     errors: u64,
+    /// Errors that were NOSCRIPT (a script the node did not know).
+    noscript: u64,
+    attempts: Vec<Attempt>,
 }
 
-/// A client writing `SET w:<n> <n>` until `stop`, finding the primary through
-/// the sentinels and asking them again after any error (as Sentinel-aware
-/// clients do). With `wait`, each write is followed by `WAIT 1 100`.
+impl Writes {
+    /// Client-observed recovery: from `since` to the first write that answered
+    /// OK on `port` after it.
+    fn recovery(&self, since: Duration, port: u16) -> Option<Duration> {
+        self.attempts.iter().find(|a| a.ok && a.port == port && a.at >= since).map(|a| a.at + a.took - since)
+    }
+
+    /// The writes tried that are not in `acknowledged` (sorted): those whose
+    /// loss is allowed, and counted.
+    fn unacknowledged(&self, acknowledged: &[u64]) -> Vec<u64> {
+        (1..=self.tried).filter(|n| acknowledged.binary_search(n).is_err()).collect()
+    }
+
+    /// Writes that never answered OK although retried, apart from the one
+    /// in flight when the writer stopped.
+    fn given_up(&self) -> u64 {
+        self.tried.saturating_sub(1).saturating_sub(self.ok.len() as u64)
+    }
+}
+
+/// A client writing `SET w:<n> <n>` until `stop` (or, given scripts, running
+/// them in turn by EVALSHA with key `w:<n>`), as Sentinel-aware clients do: it
+/// finds the primary through the sentinels, and after an error asks them again
+/// and retries the same write (each is idempotent) after a short pause. With
+/// `wait`, each write that answered OK is followed by `WAIT 1 100`. Requests
+/// are timed from `t0`.
 fn sentinel_writer(
     sentinels: &[Sentinel],
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     wait: bool,
+    t0: std::time::Instant,
+    scripts: Vec<String>,
 ) -> std::thread::JoinHandle<Writes> {
     let sentinel_ports: Vec<u16> = sentinels.iter().map(|s| s.port).collect();
     std::thread::spawn(move || {
-        let mut w = Writes { written: 0, ok: Vec::new(), acked: Vec::new(), errors: 0 };
-        let mut conn: Option<redis::Connection> = None;
-        let mut n = 0u64;
+        let mut w =
+            Writes { ok: Vec::new(), acked: Vec::new(), tried: 0, errors: 0, noscript: 0, attempts: Vec::new() };
+        let mut conn: Option<(redis::Connection, u16)> = None;
+        let mut n = 1u64;
+        let failed = |w: &mut Writes, started: std::time::Instant, port: u16| {
+            w.errors += 1;
+            w.attempts.push(Attempt { at: started - t0, took: started.elapsed(), ok: false, port });
+            std::thread::sleep(Duration::from_millis(10));
+        };
         while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-            let c = match conn.as_mut() {
-                Some(c) => c,
+            let started = std::time::Instant::now();
+            w.tried = n;
+            let (c, port) = match conn.as_mut() {
+                Some((c, port)) => (c, *port),
                 None => {
                     let port = sentinel_ports.iter().find_map(|&p| {
                         let mut s =
@@ -278,25 +333,32 @@ fn sentinel_writer(
                         port.parse::<u16>().ok()
                     });
                     let client = port.and_then(|p| redis::Client::open(format!("redis://127.0.0.1:{p}/")).ok());
-                    let Some(c) = client.and_then(|c| c.get_connection_with_timeout(Duration::from_secs(1)).ok())
+                    let (Some(port), Some(c)) =
+                        (port, client.and_then(|c| c.get_connection_with_timeout(Duration::from_secs(1)).ok()))
                     else {
-                        std::thread::sleep(Duration::from_millis(20));
+                        failed(&mut w, started, port.unwrap_or(0));
                         continue;
                     };
                     // A node that stopped answering is given up on, as clients
                     // with timeouts do.
                     let _ = c.set_read_timeout(Some(Duration::from_millis(500)));
                     let _ = c.set_write_timeout(Some(Duration::from_millis(500)));
-                    conn.insert(c)
+                    let (c, port) = conn.insert((c, port));
+                    (c, *port)
                 }
             };
-            n += 1;
-            if redis::cmd("SET").arg(format!("w:{n}")).arg(n).query::<()>(c).is_err() {
-                w.errors += 1;
+            let write = match scripts.get(n as usize % scripts.len().max(1)) {
+                Some(sha) => {
+                    redis::cmd("EVALSHA").arg(sha).arg(1).arg(format!("w:{n}")).arg(n).query::<redis::Value>(c)
+                }
+                None => redis::cmd("SET").arg(format!("w:{n}")).arg(n).query::<redis::Value>(c),
+            };
+            if let Err(e) = write {
+                w.noscript += u64::from(e.code() == Some("NOSCRIPT"));
                 conn = None;
+                failed(&mut w, started, port);
                 continue;
             }
-            w.written += 1;
             w.ok.push(n);
             if wait {
                 match redis::cmd("WAIT").arg(1).arg(100).query::<i64>(c) {
@@ -305,15 +367,161 @@ fn sentinel_writer(
                     Err(_) => conn = None,
                 }
             }
+            w.attempts.push(Attempt { at: started - t0, took: started.elapsed(), ok: true, port });
+            n += 1;
         }
         w
     })
 }
 
+/// Of the writes numbered `ns`, those `SET w:<n>` did not leave on the node
+/// behind `c` (EXISTS, pipelined).
+fn absent(c: &mut redis::Connection, ns: impl Iterator<Item = u64>) -> Vec<u64> {
+    let ns: Vec<u64> = ns.collect();
+    let mut gone = Vec::new();
+    for chunk in ns.chunks(1000) {
+        let mut pipe = redis::pipe();
+        for n in chunk {
+            pipe.cmd("EXISTS").arg(format!("w:{n}"));
+        }
+        let found: Vec<i64> = pipe.query(c).expect("EXISTS");
+        gone.extend(chunk.iter().zip(found).filter(|(_, f)| *f == 0).map(|(n, _)| *n));
+    }
+    gone
+}
+
+/// `DRILL_SECS` (for `make drill`): how long each writer drill keeps its load
+/// before the failure and after the recovery. Unset in `make test`: 0.
+fn load_secs() -> Duration {
+    Duration::from_secs(std::env::var("DRILL_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(0))
+}
+
+/// Keeps the load on for `d` (the writer must stay alive meanwhile).
+fn keep_load(d: Duration, writer: &std::thread::JoinHandle<Writes>) {
+    let start = std::time::Instant::now();
+    while start.elapsed() < d {
+        assert!(!writer.is_finished(), "the drill's writer stopped");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One drill's outcome: a line `drill N: …` on stderr, and with `DRILL_OUT`
+/// (set by `make drill`) a row of the table `$DRILL_OUT/report.txt`.
+struct Outcome<'a> {
+    drill: &'a str,
+    scenario: &'a str,
+    /// Writes acknowledged (WAIT where the drill waits, else answered OK).
+    acknowledged: Option<usize>,
+    acked_lost: Option<usize>,
+    unacked_lost: Option<usize>,
+    /// Requests that failed and were retried.
+    retried: Option<u64>,
+    /// Writes that never answered OK although retried.
+    failed: Option<u64>,
+    recovery: Option<Duration>,
+    resyncs: String,
+}
+
+impl<'a> Outcome<'a> {
+    /// An outcome with the writer's figures.
+    fn of_writes(
+        drill: &'a str,
+        scenario: &'a str,
+        writes: &Writes,
+        acknowledged: &[u64],
+        lost: (usize, usize),
+        recovery: Option<Duration>,
+        resyncs: String,
+    ) -> Outcome<'a> {
+        Outcome {
+            drill,
+            scenario,
+            acknowledged: Some(acknowledged.len()),
+            acked_lost: Some(lost.0),
+            unacked_lost: Some(lost.1),
+            retried: Some(writes.errors),
+            failed: Some(writes.given_up()),
+            recovery,
+            resyncs,
+        }
+    }
+
+    fn report(&self) {
+        let num = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+        let cells = [
+            num(self.acknowledged.map(|v| v as u64)),
+            num(self.acked_lost.map(|v| v as u64)),
+            num(self.unacked_lost.map(|v| v as u64)),
+            num(self.retried),
+            num(self.failed),
+            self.recovery.map_or("-".to_string(), |d| format!("{:.2}s", d.as_secs_f64())),
+        ];
+        eprintln!(
+            "drill {}: {}: {} acknowledged, {} acknowledged lost, {} unacknowledged lost, {} requests retried, {} writes failed, recovery {}, resyncs: {}",
+            self.drill, self.scenario, cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], self.resyncs
+        );
+        let Some(dir) = std::env::var_os("DRILL_OUT") else { return };
+        let path = std::path::Path::new(&dir).join("report.txt");
+        let row = |c: [&str; 9]| {
+            format!(
+                "{:<5} {:<48} {:>8} {:>10} {:>12} {:>7} {:>6} {:>8}  {}",
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8]
+            )
+        };
+        let header = row([
+            "drill",
+            "scenario",
+            "acked",
+            "acked lost",
+            "unacked lost",
+            "retried",
+            "failed",
+            "recovery",
+            "resyncs",
+        ]);
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let mut rows: Vec<String> = text.lines().skip(1).map(str::to_string).collect();
+        rows.push(row([
+            self.drill,
+            self.scenario,
+            &cells[0],
+            &cells[1],
+            &cells[2],
+            &cells[3],
+            &cells[4],
+            &cells[5],
+            &self.resyncs,
+        ]));
+        rows.sort();
+        std::fs::write(&path, format!("{header}\n{}\n", rows.join("\n"))).expect("the drill report");
+    }
+}
+
+/// With `DRILL_OUT` set, draws the writer's attempts around the failure at
+/// `failure` (since `t0`) as `$DRILL_OUT/drill-<drill>.png`, with `events`
+/// marked.
+fn chart(drill: &str, title: &str, writes: &Writes, failure: Duration, events: &[(Duration, &str)]) {
+    let Some(dir) = std::env::var_os("DRILL_OUT") else { return };
+    let ms = |d: Duration| (d.as_secs_f64() - failure.as_secs_f64()) * 1000.0;
+    let samples: Vec<crate::chart::Sample> = writes
+        .attempts
+        .iter()
+        .map(|a| crate::chart::Sample { at_ms: ms(a.at), latency_ms: a.took.as_secs_f64() * 1000.0, ok: a.ok })
+        .collect();
+    let markers: Vec<crate::chart::Marker> =
+        events.iter().map(|(at, label)| crate::chart::Marker { at_ms: ms(*at), label: label.to_string() }).collect();
+    let png = crate::chart::render_png(title, &samples, &markers);
+    std::fs::write(std::path::Path::new(&dir).join(format!("drill-{drill}.png")), png).expect("the drill chart");
+}
+
+/// The drills' nodes: a backlog that covers the writers' stream while a node
+/// is away (a few MB/s), as a deployment sizes it for its rejoin window.
+const NODE: &[&str] = &["--repl-diskless-sync-delay", "0", "--repl-backlog-size", "64mb"];
+
 /// Starts a primary, two replicas and three sentinels that know them all.
 fn sentinel_trio(bin: &str) -> (Server, [Server; 2], Vec<Sentinel>) {
-    let primary = Server::start(FAST);
-    let replicas = [Server::start(FAST), Server::start(FAST)];
+    let primary = Server::start(NODE);
+    let replicas = [Server::start(NODE), Server::start(NODE)];
     for r in &replicas {
         attach(&mut r.conn(), &primary);
     }
@@ -339,32 +547,49 @@ fn drill_a_planned_switch_over_under_write_load_loses_no_write() {
     let (primary, replicas, sentinels) = sentinel_trio(bin);
     let old_port = primary.port;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = sentinel_writer(&sentinels, stop.clone(), false);
+    let t0 = std::time::Instant::now();
+    let writer = sentinel_writer(&sentinels, stop.clone(), false, t0, Vec::new());
     wait_for(Duration::from_secs(60), "writes to go through", || {
         q::<Option<String>>(&mut replicas[0].conn(), &["GET", "w:500"]).is_some()
     });
-    let started = std::time::Instant::now();
+    keep_load(load_secs(), &writer);
+    let failover = t0.elapsed();
     assert!(sentinels[0].query(&["SENTINEL", "FAILOVER", "mymaster"]).is_some());
     wait_for(Duration::from_secs(60), "the sentinels to switch to a replica", || {
         sentinels.iter().all(|s| s.primary_port().is_some_and(|port| port != old_port))
     });
-    let switch = started.elapsed();
+    let switched = t0.elapsed();
     let new_port = sentinels[0].primary_port().unwrap();
     let promoted = replicas.iter().find(|r| r.port == new_port).expect("a replica was promoted");
     let before: i64 = q(&mut promoted.conn(), &["DBSIZE"]);
     wait_for(Duration::from_secs(60), "writes to resume on the new primary", || {
         q::<i64>(&mut promoted.conn(), &["DBSIZE"]) > before + 300
     });
+    keep_load(load_secs(), &writer);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let Writes { written, ok, errors, .. } = writer.join().expect("writer");
+    let writes = writer.join().expect("writer");
     let mut p = promoted.conn();
-    let lost: Vec<u64> =
-        ok.iter().copied().filter(|n| q::<Option<String>>(&mut p, &["GET", &format!("w:{n}")]).is_none()).collect();
-    eprintln!(
-        "drill 1: {written} writes answered OK, {} lost, {errors} errors retried through Sentinel, switch-over {switch:?}",
-        lost.len()
+    let lost = absent(&mut p, writes.ok.iter().copied());
+    let unacked_lost = absent(&mut p, writes.unacknowledged(&writes.ok).into_iter());
+    Outcome::of_writes(
+        "1",
+        "SENTINEL FAILOVER under write load",
+        &writes,
+        &writes.ok,
+        (lost.len(), unacked_lost.len()),
+        writes.recovery(failover, new_port),
+        "old primary partial (handover)".into(),
+    )
+    .report();
+    chart(
+        "1",
+        "Drill 1: SENTINEL FAILOVER under write load",
+        &writes,
+        failover,
+        &[(failover, "SENTINEL FAILOVER"), (switched, "SWITCHED")],
     );
     assert!(lost.is_empty(), "{} writes lost, first {:?}", lost.len(), &lost[..lost.len().min(10)]);
+    assert_eq!(writes.given_up(), 0, "every write answered OK once retried");
     assert!(primary.log().contains("FAILOVER completed"), "{}", primary.log());
     // The old primary handed over: it follows the new one, nothing for
     // Sentinel to convert.
@@ -382,44 +607,55 @@ fn drill_a_primary_killed_under_write_load_loses_no_acknowledged_write() {
     let (mut primary, replicas, sentinels) = sentinel_trio(bin);
     let old_port = primary.port;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = sentinel_writer(&sentinels, stop.clone(), true);
+    let t0 = std::time::Instant::now();
+    let writer = sentinel_writer(&sentinels, stop.clone(), true, t0, Vec::new());
     wait_for(Duration::from_secs(60), "writes to go through", || {
         q::<Option<String>>(&mut replicas[0].conn(), &["GET", "w:200"]).is_some()
     });
+    keep_load(load_secs(), &writer);
     let _ = primary.child.kill();
     let _ = primary.child.wait();
-    let failover_started = std::time::Instant::now();
+    let killed = t0.elapsed();
     let _placeholder = hold_port(old_port);
     wait_for(Duration::from_secs(60), "the sentinels to promote a replica", || {
         sentinels.iter().all(|s| s.primary_port().is_some_and(|port| port != old_port))
     });
+    let switched = t0.elapsed();
     let new_port = sentinels[0].primary_port().unwrap();
     let promoted = replicas.iter().find(|r| r.port == new_port).expect("a replica was promoted");
     // Writes go on against the new primary.
-    let mut p = promoted.conn();
-    let before: i64 = q(&mut p, &["DBSIZE"]);
+    let before: i64 = q(&mut promoted.conn(), &["DBSIZE"]);
     wait_for(Duration::from_secs(60), "writes to resume on the new primary", || {
         q::<i64>(&mut promoted.conn(), &["DBSIZE"]) > before + 100
     });
-    let recovery = failover_started.elapsed();
+    keep_load(load_secs(), &writer);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let Writes { written, acked, .. } = writer.join().expect("writer");
+    let writes = writer.join().expect("writer");
     let mut p = promoted.conn();
-    let mut lost_acked = Vec::new();
-    for n in &acked {
-        if q::<Option<String>>(&mut p, &["GET", &format!("w:{n}")]).is_none() {
-            lost_acked.push(*n);
-        }
-    }
-    let present: i64 = q(&mut p, &["DBSIZE"]);
-    let lost_unacked = written as i64 - present;
-    eprintln!(
-        "drill 2: {written} writes, {} acknowledged, {} acknowledged lost, {lost_unacked} unacknowledged lost, recovery {recovery:?}",
-        acked.len(),
-        lost_acked.len()
+    let lost_acked = absent(&mut p, writes.acked.iter().copied());
+    let lost_unacked = absent(&mut p, writes.unacknowledged(&writes.acked).into_iter());
+    let other = replicas.iter().find(|r| r.port != new_port).unwrap();
+    wait_for(Duration::from_secs(60), "the other replica to follow the new primary", || follows(other, new_port));
+    let resync = if other.log().contains("Successful partial resynchronization") { "partial" } else { "full" };
+    Outcome::of_writes(
+        "2",
+        "kill -9 of the primary, writes with WAIT 1 100",
+        &writes,
+        &writes.acked,
+        (lost_acked.len(), lost_unacked.len()),
+        writes.recovery(killed, new_port),
+        format!("other replica {resync}"),
+    )
+    .report();
+    chart(
+        "2",
+        "Drill 2: kill -9 of the primary, writes with WAIT 1 100",
+        &writes,
+        killed,
+        &[(killed, "KILL -9"), (switched, "PROMOTED")],
     );
     assert!(lost_acked.is_empty(), "acknowledged writes lost: {lost_acked:?}");
-    assert!(acked.len() > 200);
+    assert!(writes.acked.len() > 200);
 }
 
 /// A TCP proxy on loopback between a replica and its primary, which a drill can
@@ -548,7 +784,18 @@ fn drill_network_trouble_ends_in_partial_resyncs_and_equal_digests() {
     }
     assert_eq!(stat_of(&mut p, "sync_full"), full_syncs, "no full sync after the trouble");
     let partial: u64 = stat_of(&mut p, "sync_partial_ok").parse().unwrap();
-    eprintln!("drill 4: link stalled past repl-timeout, link cut, replica stopped: {partial} partial resyncs, 0 full, digests equal");
+    Outcome {
+        drill: "4",
+        scenario: "link stalled, link cut, replica stopped",
+        acknowledged: None,
+        acked_lost: None,
+        unacked_lost: None,
+        retried: None,
+        failed: None,
+        recovery: None,
+        resyncs: format!("{partial} partial, 0 full, digests equal"),
+    }
+    .report();
     assert!(partial >= 2, "{partial} partial resyncs");
 }
 
@@ -728,4 +975,77 @@ fn sentinel_fails_over_from_a_primary_stuck_in_an_unkillable_script() {
     assert_eq!(q::<Option<String>>(&mut old, &["GET", "before"]).as_deref(), Some("1"));
     let refused = redis::cmd("SET").arg("x").arg("1").query::<()>(&mut old).expect_err("READONLY");
     assert_eq!(refused.code(), Some("READONLY"), "{refused}");
+}
+
+/// Drill 5: the primary is stopped gracefully (SHUTDOWN: it waits for its
+/// replicas, writes paused, and saves) while a client writes through
+/// Sentinel. A replica is promoted with every write that answered OK, and the
+/// old primary, restarted from its file on its port, is made a replica by
+/// Sentinel and continues partially: its file ends where the promoted
+/// replica's previous history does.
+#[test]
+fn drill_a_gracefully_stopped_primary_rejoins_with_a_partial_resync() {
+    let Some(bin) = sentinel_bin() else { return };
+    let _drill = one_drill_at_a_time();
+    let (primary, replicas, sentinels) = sentinel_trio(bin);
+    let old_port = primary.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let t0 = std::time::Instant::now();
+    let writer = sentinel_writer(&sentinels, stop.clone(), false, t0, Vec::new());
+    wait_for(Duration::from_secs(60), "writes to go through", || {
+        q::<Option<String>>(&mut replicas[0].conn(), &["GET", "w:500"]).is_some()
+    });
+    keep_load(load_secs(), &writer);
+    let stopped = t0.elapsed();
+    // SHUTDOWN answers nothing when it goes ahead: the connection just closes.
+    let mut raw = primary.raw();
+    raw.send(b"SHUTDOWN SAVE\r\n");
+    let mut primary = primary;
+    wait_for(SYNC, "the primary to save and exit", || !primary.alive());
+    let file = std::fs::read(primary.dir.path().join("dump.rdb")).expect("the primary saved");
+    let placeholder = hold_port(old_port);
+    wait_for(Duration::from_secs(60), "the sentinels to promote a replica", || {
+        sentinels.iter().all(|s| s.primary_port().is_some_and(|port| port != old_port))
+    });
+    let switched = t0.elapsed();
+    let new_port = sentinels[0].primary_port().unwrap();
+    let promoted = replicas.iter().find(|r| r.port == new_port).expect("a replica was promoted");
+    let before: i64 = q(&mut promoted.conn(), &["DBSIZE"]);
+    wait_for(Duration::from_secs(60), "writes to resume on the new primary", || {
+        q::<i64>(&mut promoted.conn(), &["DBSIZE"]) > before + 300
+    });
+
+    drop(placeholder);
+    let back = Server::start_on_port_with_files(old_port, NODE, &[("dump.rdb", &file)]);
+    wait_for(Duration::from_secs(60), "Sentinel to make the old primary a replica", || follows(&back, new_port));
+    let rejoined = t0.elapsed();
+    keep_load(load_secs(), &writer);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let writes = writer.join().expect("writer");
+    let mut n = promoted.conn();
+    let lost = absent(&mut n, writes.ok.iter().copied());
+    let unacked_lost = absent(&mut n, writes.unacknowledged(&writes.ok).into_iter());
+    let mut b = back.conn();
+    wait_caught_up(&mut n, &mut b);
+    assert_eq!(digest(&mut n), digest(&mut b));
+    let rejoin = if back.log().contains("Successful partial resynchronization") { "partial" } else { "full" };
+    Outcome::of_writes(
+        "5",
+        "SHUTDOWN of the primary, restarted from its file",
+        &writes,
+        &writes.ok,
+        (lost.len(), unacked_lost.len()),
+        writes.recovery(stopped, new_port),
+        format!("old primary {rejoin}"),
+    )
+    .report();
+    chart(
+        "5",
+        "Drill 5: SHUTDOWN of the primary, restarted from its file",
+        &writes,
+        stopped,
+        &[(stopped, "SHUTDOWN"), (switched, "PROMOTED"), (rejoined, "OLD PRIMARY REJOINED")],
+    );
+    assert!(lost.is_empty(), "{} writes lost, first {:?}", lost.len(), &lost[..lost.len().min(10)]);
+    assert_eq!(rejoin, "partial", "{}", back.log());
 }

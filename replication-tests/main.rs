@@ -9,6 +9,7 @@ use common::*;
 use std::time::Duration;
 
 mod bad_input;
+mod chart;
 mod drills;
 mod scripts_modes;
 mod scripts_random;

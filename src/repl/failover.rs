@@ -59,6 +59,9 @@ impl Engine {
         }
         let deadline = (timeout_ms > 0).then(|| Instant::now() + std::time::Duration::from_millis(timeout_ms as u64));
         self.repl.failover = Some(Failover { state: FailoverState::WaitingForSync, target, force, deadline });
+        // Writes are paused from now on: the replicas' answers say whether they
+        // have everything.
+        self.repl_request_acks();
     }
 
     /// From the cron and after commands: hands over once a replica is in sync, or

@@ -579,6 +579,7 @@ async fn stream_loop(
         }
         leftover = false;
         let mut getacks = Vec::new();
+        let applied_to;
         {
             let mut eng = shared.engine().await;
             let id = eng.repl.master_client.ok_or("The link to MASTER was closed")?;
@@ -657,10 +658,17 @@ async fn stream_loop(
                 m.read_offset = read;
             }
             eng.clients.insert(id, client);
+            applied_to = eng.repl.offset;
             result?;
         }
-        for off in getacks.into_iter().filter(|_| acks) {
-            link.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]).await?;
+        if acks && !getacks.is_empty() {
+            for off in getacks {
+                link.send(&[b"REPLCONF", b"ACK", off.to_string().as_bytes()]).await?;
+            }
+            // A later ACK includes the GETACK: sent at once, so that a
+            // primary waiting for this replica to have everything (FAILOVER,
+            // SHUTDOWN) need not wait for the next periodic one.
+            link.send(&[b"REPLCONF", b"ACK", applied_to.to_string().as_bytes()]).await?;
         }
     }
 }
