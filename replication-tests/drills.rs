@@ -1049,3 +1049,138 @@ fn drill_a_gracefully_stopped_primary_rejoins_with_a_partial_resync() {
     assert!(lost.is_empty(), "{} writes lost, first {:?}", lost.len(), &lost[..lost.len().min(10)]);
     assert_eq!(rejoin, "partial", "{}", back.log());
 }
+
+/// Sentinel's commands in orders it does not normally send them, from a
+/// client named like Sentinel's: each answers byte for byte as redis-server,
+/// and a node made a replica refuses writes (also queued in MULTI).
+#[test]
+fn sentinel_commands_in_unexpected_order_answer_like_redis() {
+    compare_with_redis(
+        &[
+            "CLIENT SETNAME sentinel-55a0e20e-cmd",
+            "EXEC",
+            "DISCARD",
+            "CONFIG REWRITE",
+            "SLAVEOF NO ONE",
+            "MULTI",
+            "MULTI",
+            "SLAVEOF 127.0.0.1 1",
+            "SLAVEOF 127.0.0.1 notaport",
+            "EXEC",
+            "SLAVEOF 127.0.0.1 1",
+            "SET k v",
+            "MULTI",
+            "SET k v",
+            "EXEC",
+            "SCRIPT KILL",
+            "CLIENT KILL TYPE master",
+            "CLIENT KILL TYPE pubsub",
+            "SLAVEOF NO ONE",
+            "SLAVEOF NO ONE",
+            "SET k v",
+            "MULTI",
+            "CLIENT KILL TYPE normal",
+            "SLAVEOF NO",
+            "EXEC",
+            "ROLE",
+        ],
+        |_| true,
+    );
+}
+
+/// A replica told to become a primary while it still loads a file at start-up
+/// answers `-LOADING`, as Redis does (REPLICAOF is not allowed while loading),
+/// and once loaded it is still a replica that refuses writes.
+#[test]
+fn a_replica_promoted_while_it_loads_its_file_answers_loading() {
+    let src = Server::start(&[]);
+    let mut c = src.conn();
+    let _: () = q(&mut c, &["DEBUG", "POPULATE", "2000"]);
+    let _: () = q(&mut c, &["SAVE"]);
+    let file = std::fs::read(src.dir.path().join("dump.rdb")).expect("dump.rdb");
+    // 1 ms per key: two seconds of loading.
+    let replica = Server::start_with_files(
+        &["--key-load-delay", "1000", "--replicaof", "127.0.0.1", &CLOSED_PORT.to_string()],
+        &[("dump.rdb", &file)],
+    );
+    let mut raw = replica.raw();
+    assert!(String::from_utf8_lossy(&raw.cmd("INFO persistence")).contains("loading:1"));
+    let _ = raw.cmd("CLIENT SETNAME sentinel-55a0e20e-cmd");
+    assert_eq!(raw.cmd("SLAVEOF NO ONE"), b"-LOADING Redis is loading the dataset in memory\r\n");
+    let mut r = replica.conn();
+    wait_loaded(&mut r);
+    assert_eq!(role_name(&mut r), "slave");
+    let refused = redis::cmd("SET").arg("k").arg("v").query::<()>(&mut r).expect_err("READONLY");
+    assert_eq!(refused.code(), Some("READONLY"));
+}
+
+/// A replica told to become a primary while it loads a full sync's payload
+/// (old data still served meanwhile) gives the sync up: it keeps its old data,
+/// becomes a primary that takes writes, and the payload it was loading is
+/// never swapped in later.
+#[test]
+fn a_replica_promoted_during_a_full_sync_keeps_its_old_data() {
+    let primary = Server::start(FAST);
+    let mut p = primary.conn();
+    let _: () = q(&mut p, &["DEBUG", "POPULATE", "2000", "new"]);
+    let replica = Server::start(&["--key-load-delay", "1000"]);
+    let mut r = replica.conn();
+    let _: () = q(&mut r, &["SET", "old", "1"]);
+    let _: () = q(&mut r, &["REPLICAOF", "127.0.0.1", &primary.port.to_string()]);
+    wait_for(SYNC, "the replica to load the payload", || repl_field(&mut r, "master_sync_in_progress") == "1");
+    let _: () = q(&mut r, &["CLIENT", "SETNAME", "sentinel-55a0e20e-cmd"]);
+    let _: () = q(&mut r, &["SLAVEOF", "NO", "ONE"]);
+    assert_eq!(role_name(&mut r), "master");
+    let _: () = q(&mut r, &["SET", "written", "1"]);
+    // The load (a key per ms, two seconds) is abandoned early and touches
+    // nothing.
+    wait_for(SYNC, "the primary to see its replica gone", || repl_field(&mut p, "connected_slaves") == "0");
+    wait_for(SYNC, "the load to be abandoned", || replica.log().contains("the payload is abandoned"));
+    let keys: Vec<String> = q(&mut r, &["KEYS", "*"]);
+    let mut keys = keys;
+    keys.sort();
+    assert_eq!(keys, ["old", "written"]);
+    assert!(!replica.log().contains("Done loading RDB"), "the load stopped early: {}", replica.log());
+}
+
+/// Two primaries at once: the primary hangs (SIGSTOP) and Sentinel promotes
+/// a replica; when it resumes it still takes writes from a client that was
+/// connected to it, until Sentinel makes it a replica. It then resyncs in full
+/// (its history went on without the new primary), the stray write is dropped
+/// (Redis's rule), every write the new primary took is there, and it refuses
+/// writes from then on.
+#[test]
+fn two_primaries_after_a_partition_heals_end_as_one() {
+    let Some(bin) = sentinel_bin() else { return };
+    let _drill = one_drill_at_a_time();
+    let (primary, replicas, sentinels) = sentinel_trio(bin);
+    let old_port = primary.port;
+    let mut stale = primary.conn();
+    let _: () = q(&mut stale, &["SET", "before", "1"]);
+    let _: i64 = q(&mut stale, &["WAIT", "2", "5000"]);
+    let pid = primary.child.id().to_string();
+    assert!(Command::new("kill").args(["-STOP", &pid]).status().expect("kill").success());
+    wait_for(Duration::from_secs(60), "the sentinels to promote a replica", || {
+        sentinels.iter().all(|s| s.primary_port().is_some_and(|port| port != old_port))
+    });
+    let new_port = sentinels[0].primary_port().unwrap();
+    let promoted = replicas.iter().find(|r| r.port == new_port).expect("a replica was promoted");
+    let mut n = promoted.conn();
+    let _: () = q(&mut n, &["SET", "on the new primary", "1"]);
+    assert!(Command::new("kill").args(["-CONT", &pid]).status().expect("kill").success());
+    // The old primary still believes it is one: a client still connected to
+    // it may write there (min-replicas-to-write is what prevents that).
+    stale.set_read_timeout(Some(SYNC)).unwrap();
+    let stray = redis::cmd("SET").arg("stray").arg("1").query::<()>(&mut stale);
+    wait_for(Duration::from_secs(60), "Sentinel to make the old primary a replica", || follows(&primary, new_port));
+    let mut old = primary.conn();
+    wait_caught_up(&mut n, &mut old);
+    assert_eq!(digest(&mut n), digest(&mut old));
+    assert_eq!(q::<Option<String>>(&mut old, &["GET", "stray"]), None, "the stray write is dropped ({stray:?})");
+    assert_eq!(q::<Option<String>>(&mut old, &["GET", "on the new primary"]).as_deref(), Some("1"));
+    let refused = redis::cmd("SET").arg("x").arg("1").query::<()>(&mut old).expect_err("READONLY");
+    assert_eq!(refused.code(), Some("READONLY"));
+    if stray.is_ok() {
+        assert!(primary.log().contains("Full resync from master"), "{}", primary.log());
+    }
+}

@@ -704,12 +704,13 @@ fn write_refusals_reach_exec_and_scripts_like_redis() {
 #[test]
 fn a_restarted_primary_lets_its_replica_continue_partially() {
     let (primary, _replica, mut p, mut r) = synced_pair("a", &["b"]);
-    let offset = repl_field(&mut p, "master_repl_offset");
     let old_id = repl_field(&mut p, "master_replid");
     let mut raw = primary.raw();
     raw.send(b"SHUTDOWN SAVE\r\n");
     let mut primary = primary;
     wait_for(SYNC, "the primary to save and exit", || !primary.alive());
+    // It waited for its replica to have everything (its GETACK included).
+    let offset = repl_field(&mut r, "master_repl_offset");
     let file = std::fs::read(primary.dir.path().join("dump.rdb")).expect("the primary saved");
     let again = Server::start_with_files(FAST, &[("dump.rdb", &file)]);
     let mut p2 = again.conn();

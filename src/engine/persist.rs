@@ -864,8 +864,9 @@ pub fn load_file_as(path: &Path, engine: &parking_lot::Mutex<Engine>, replica: b
     });
     let mut applier = Applier::new(engine.lock().config.databases);
     applier.keep_expired = replica;
-    let read =
-        read_file(path, engine, &mut applier, &count, &mut |applier: &mut Applier| applier.flush(&mut engine.lock()));
+    let read = read_file(path, engine, &mut applier, &count, None, &mut |applier: &mut Applier| {
+        applier.flush(&mut engine.lock())
+    });
     let mut eng = engine.lock();
     if read.is_ok() {
         applier.create_scripts(&mut eng);
@@ -896,7 +897,11 @@ impl Detached {
 /// Loads `path` into fresh databases without touching the engine's (the lock is
 /// taken only to read the configuration). Expired keys are kept: this is a
 /// primary's payload, whose DELs will come.
-pub fn load_file_detached(path: &Path, engine: &parking_lot::Mutex<Engine>) -> Result<Detached, String> {
+pub fn load_file_detached(
+    path: &Path,
+    engine: &parking_lot::Mutex<Engine>,
+    cancel: &std::sync::atomic::AtomicBool,
+) -> Result<Detached, String> {
     let (databases, lfu) = {
         let eng = engine.lock();
         (eng.config.databases, eng.lfu_params().is_some())
@@ -905,17 +910,19 @@ pub fn load_file_detached(path: &Path, engine: &parking_lot::Mutex<Engine>) -> R
     let count = Arc::new(AtomicU64::new(0));
     let mut applier = Applier::new(databases);
     applier.keep_expired = true;
-    read_file(path, engine, &mut applier, &count, &mut |applier: &mut Applier| applier.flush_into(&mut dbs, lfu))?;
+    let apply = &mut |applier: &mut Applier| applier.flush_into(&mut dbs, lfu);
+    read_file(path, engine, &mut applier, &count, Some(cancel), apply)?;
     Ok(Detached { dbs, summary: applier.summary(), applier })
 }
 
-/// Reads `path` in batches handed to `apply`, logging
-/// progress every second.
+/// Reads `path` in batches handed to `apply`, logging progress every second.
+/// Setting `cancel` stops the load (with an error) at the next key.
 fn read_file(
     path: &Path,
     engine: &parking_lot::Mutex<Engine>,
     applier: &mut Applier,
     count: &Arc<AtomicU64>,
+    cancel: Option<&std::sync::atomic::AtomicBool>,
     apply: &mut dyn FnMut(&mut Applier) -> Result<(), RdbError>,
 ) -> Result<(), String> {
     let (key_delay, limits) = {
@@ -929,6 +936,9 @@ fn read_file(
     let mut last_log = Instant::now();
     let reader = io::BufReader::with_capacity(1 << 16, Counting { inner: file, count: count.clone() });
     let result = crate::rdb::load_with_limits(reader, &limits, &mut |item| {
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Err(RdbError::new("loading cancelled"));
+        }
         if !key_delay.is_zero() && matches!(item, Item::Entry { .. }) {
             std::thread::sleep(key_delay);
         }

@@ -462,21 +462,39 @@ async fn full_sync(
     // The new dataset is loaded apart; the old one is served meanwhile and stays
     // should the payload prove bad.
     tracing::info!("MASTER <-> REPLICA sync: Loading DB in memory");
+    let mut last_newline = Instant::now();
     let loader = shared.clone();
     let path = tmp.clone();
-    let mut load =
-        tokio::task::spawn_blocking(move || crate::engine::persist::load_file_detached(&path, &loader.engine));
+    let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cancelled = cancel.clone();
+    let mut load = tokio::task::spawn_blocking(move || {
+        crate::engine::persist::load_file_detached(&path, &loader.engine, &cancelled)
+    });
     // A newline a second tells the primary the replica is alive while it loads
-    // (it would drop a replica silent for `repl-timeout`).
+    // (it would drop a replica silent for `repl-timeout`). A REPLICAOF meanwhile
+    // (a promotion, another primary) abandons the load.
     let loaded = loop {
         tokio::select! {
             r = &mut load => break r.map_err(|e| e.to_string())?,
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {
-                let _ = link.stream.write_all(b"\n").await;
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {
+                let replaced = {
+                    let eng = shared.engine().await;
+                    eng.repl.master.as_ref().is_none_or(|m| m.generation != generation)
+                };
+                if replaced {
+                    cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                if last_newline.elapsed() >= Duration::from_secs(1) {
+                    last_newline = Instant::now();
+                    let _ = link.stream.write_all(b"\n").await;
+                }
             }
         }
     };
     let _ = std::fs::remove_file(&tmp);
+    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err("REPLICAOF changed the primary during the load: the payload is abandoned".into());
+    }
     let detached = loaded.map_err(|e| {
         format!("Failed trying to load the MASTER synchronization DB from disk, keeping the old data: {e}")
     })?;
