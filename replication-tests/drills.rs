@@ -172,39 +172,21 @@ fn drill_a_killed_primary_under_script_traffic_loses_no_acknowledged_write_or_sc
     let _drill = one_drill_at_a_time();
     let (mut primary, replicas, sentinels) = sentinel_trio(bin);
     let old_port = primary.port;
-    let mut p = primary.conn();
-    let shas: Vec<String> = DRILL_SCRIPTS.iter().map(|b| script_load(&mut p, b)).collect();
-    drop(p);
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let t0 = std::time::Instant::now();
-    let writer = sentinel_writer(&sentinels, stop.clone(), true, t0, shas.clone());
-    wait_for(Duration::from_secs(60), "script runs to go through", || {
-        q::<Option<String>>(&mut replicas[0].conn(), &["GET", "w:200"]).is_some()
-    });
-    keep_load(load_secs(), &writer);
+    let shas: Vec<String> = DRILL_SCRIPTS.iter().map(|b| script_load(&mut primary.conn(), b)).collect();
+    let load = Load::start(&sentinels, &replicas[0], Acked::ByWait, shas.clone());
     let _ = primary.child.kill();
     let _ = primary.child.wait();
-    let killed = t0.elapsed();
+    let killed = load.now();
     // The sentinels still watch this address: no other test's server may take
     // it meanwhile (they would reconfigure it).
     let placeholder = hold_port(old_port);
-    wait_for(Duration::from_secs(60), "the sentinels to promote a replica", || {
-        sentinels.iter().all(|s| s.primary_port().is_some_and(|port| port != old_port))
-    });
-    let switched = t0.elapsed();
-    let new_port = sentinels[0].primary_port().unwrap();
+    let new_port = await_promotion(&sentinels, old_port);
+    let switched = load.now();
     let (promoted, other) =
         if replicas[0].port == new_port { (&replicas[0], &replicas[1]) } else { (&replicas[1], &replicas[0]) };
-    let before: i64 = q(&mut promoted.conn(), &["DBSIZE"]);
-    wait_for(Duration::from_secs(60), "script runs to resume on the new primary", || {
-        q::<i64>(&mut promoted.conn(), &["DBSIZE"]) > before + 100
-    });
-    keep_load(load_secs(), &writer);
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let writes = writer.join().expect("writer");
+    load.resumed_on(promoted);
+    let writes = load.stop();
     let mut n = promoted.conn();
-    let lost_acked = absent(&mut n, writes.acked.iter().copied());
-    let lost_unacked = absent(&mut n, writes.unacknowledged(&writes.acked).into_iter());
     for (sha, body) in shas.iter().zip(DRILL_SCRIPTS) {
         let r = redis::cmd("EVALSHA").arg(sha).arg(1).arg("after").arg("x").query::<redis::Value>(&mut n);
         assert!(r.is_ok(), "EVALSHA {body} on the new primary: {r:?}");
@@ -215,12 +197,11 @@ fn drill_a_killed_primary_under_script_traffic_loses_no_acknowledged_write_or_sc
     let mut o = other.conn();
     wait_caught_up(&mut n, &mut o);
     assert_eq!(digest(&mut n), digest(&mut o));
-    let other_resync = if other.log().contains("Successful partial resynchronization") { "partial" } else { "full" };
 
     // The old primary comes back (empty, SIGKILL left no file) and is made a
     // replica of the new one.
     drop(placeholder);
-    let back = Server::start_on_port(old_port, FAST);
+    let back = Server::start_on_port(old_port, NODE);
     wait_for(Duration::from_secs(60), "Sentinel to make the old primary a replica", || follows(&back, new_port));
     let mut b = back.conn();
     wait_caught_up(&mut n, &mut b);
@@ -228,28 +209,21 @@ fn drill_a_killed_primary_under_script_traffic_loses_no_acknowledged_write_or_sc
     for sha in &shas {
         assert!(script_exists(&mut b, sha), "the old primary knows {sha} again");
     }
-    let rejoin = if back.log().contains("Successful partial resynchronization") { "partial" } else { "full" };
-    Outcome::of_writes(
-        "3",
-        "kill -9 under EVALSHA traffic with WAIT 1 100",
-        &writes,
-        &writes.acked,
-        (lost_acked.len(), lost_unacked.len()),
-        writes.recovery(killed, new_port),
-        format!("other replica {other_resync}, old primary {rejoin} (no file)"),
-    )
-    .report();
-    chart(
-        "3",
-        "Drill 3: kill -9 under EVALSHA traffic with WAIT 1 100",
-        &writes,
-        killed,
-        &[(killed, "KILL -9"), (switched, "PROMOTED")],
-    );
-    assert!(lost_acked.is_empty(), "acknowledged runs lost: {lost_acked:?}");
+    let lost = WriterOutcome {
+        drill: "3",
+        scenario: "kill -9 under EVALSHA traffic with WAIT 1 100",
+        writes: &writes,
+        acked: Acked::ByWait,
+        new_primary: promoted,
+        failure: killed,
+        events: &[(killed, "KILL -9"), (switched, "PROMOTED")],
+        resyncs: format!("other replica {}, old primary {} (no file)", resync_kind(other), resync_kind(&back)),
+    }
+    .publish();
+    assert!(lost.is_empty(), "acknowledged runs lost: {lost:?}");
     assert_eq!(writes.noscript, 0, "NOSCRIPT errors");
     assert!(writes.acked.len() > 200);
-    assert_eq!(other_resync, "partial", "{}", other.log());
+    assert_eq!(resync_kind(other), "partial", "{}", other.log());
 }
 
 /// One request of the drill's client: when it started (since the writer's
@@ -422,30 +396,7 @@ struct Outcome<'a> {
     resyncs: String,
 }
 
-impl<'a> Outcome<'a> {
-    /// An outcome with the writer's figures.
-    fn of_writes(
-        drill: &'a str,
-        scenario: &'a str,
-        writes: &Writes,
-        acknowledged: &[u64],
-        lost: (usize, usize),
-        recovery: Option<Duration>,
-        resyncs: String,
-    ) -> Outcome<'a> {
-        Outcome {
-            drill,
-            scenario,
-            acknowledged: Some(acknowledged.len()),
-            acked_lost: Some(lost.0),
-            unacked_lost: Some(lost.1),
-            retried: Some(writes.errors),
-            failed: Some(writes.given_up()),
-            recovery,
-            resyncs,
-        }
-    }
-
+impl Outcome<'_> {
     fn report(&self) {
         let num = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
         let cells = [
@@ -494,6 +445,119 @@ impl<'a> Outcome<'a> {
         ]));
         rows.sort();
         std::fs::write(&path, format!("{header}\n{}\n", rows.join("\n"))).expect("the drill report");
+    }
+}
+
+/// How a drill counts a write as acknowledged.
+#[derive(Clone, Copy)]
+enum Acked {
+    /// `WAIT 1 100` after it answered at least 1.
+    ByWait,
+    /// It answered OK.
+    ByOk,
+}
+
+/// The end of a drill with a writer: counts the acknowledged and other writes
+/// missing on the new primary, reports the outcome and draws the chart (the
+/// failure at `failure`, `events` marked). Returns the acknowledged writes lost.
+struct WriterOutcome<'a> {
+    drill: &'a str,
+    scenario: &'a str,
+    writes: &'a Writes,
+    acked: Acked,
+    new_primary: &'a Server,
+    failure: Duration,
+    events: &'a [(Duration, &'a str)],
+    resyncs: String,
+}
+
+impl WriterOutcome<'_> {
+    fn publish(self) -> Vec<u64> {
+        let acknowledged = match self.acked {
+            Acked::ByWait => &self.writes.acked,
+            Acked::ByOk => &self.writes.ok,
+        };
+        let mut c = self.new_primary.conn();
+        let lost = absent(&mut c, acknowledged.iter().copied());
+        let unacked_lost = absent(&mut c, self.writes.unacknowledged(acknowledged).into_iter());
+        Outcome {
+            drill: self.drill,
+            scenario: self.scenario,
+            acknowledged: Some(acknowledged.len()),
+            acked_lost: Some(lost.len()),
+            unacked_lost: Some(unacked_lost.len()),
+            retried: Some(self.writes.errors),
+            failed: Some(self.writes.given_up()),
+            recovery: self.writes.recovery(self.failure, self.new_primary.port),
+            resyncs: self.resyncs,
+        }
+        .report();
+        let title = format!("Drill {}: {}", self.drill, self.scenario);
+        chart(self.drill, &title, self.writes, self.failure, self.events);
+        lost
+    }
+}
+
+/// A drill's write load: a writer through Sentinel (`sentinel_writer`), its
+/// requests timed from `t0`.
+struct Load {
+    t0: std::time::Instant,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    writer: std::thread::JoinHandle<Writes>,
+}
+
+impl Load {
+    /// Starts the writer (WAIT after each write for `Acked::ByWait`; the
+    /// scripts' shas, if any, instead of SET) and returns once its writes reach
+    /// `replica` and `DRILL_SECS` more have passed.
+    fn start(sentinels: &[Sentinel], replica: &Server, acked: Acked, scripts: Vec<String>) -> Load {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let t0 = std::time::Instant::now();
+        let wait = matches!(acked, Acked::ByWait);
+        let writer = sentinel_writer(sentinels, stop.clone(), wait, t0, scripts);
+        wait_for(Duration::from_secs(60), "writes to go through", || {
+            q::<Option<String>>(&mut replica.conn(), &["GET", "w:200"]).is_some()
+        });
+        keep_load(load_secs(), &writer);
+        Load { t0, stop, writer }
+    }
+
+    /// Time since the load started.
+    fn now(&self) -> Duration {
+        self.t0.elapsed()
+    }
+
+    /// Waits until writes go on against `promoted`.
+    fn resumed_on(&self, promoted: &Server) {
+        let before: i64 = q(&mut promoted.conn(), &["DBSIZE"]);
+        wait_for(Duration::from_secs(60), "writes to resume on the new primary", || {
+            q::<i64>(&mut promoted.conn(), &["DBSIZE"]) > before + 100
+        });
+    }
+
+    /// Keeps the load on for `DRILL_SECS` more, then stops it.
+    fn stop(self) -> Writes {
+        keep_load(load_secs(), &self.writer);
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.writer.join().expect("the drill's writer")
+    }
+}
+
+/// Waits until every sentinel names a primary other than the one on
+/// `old_port`; returns its port.
+fn await_promotion(sentinels: &[Sentinel], old_port: u16) -> u16 {
+    wait_for(Duration::from_secs(60), "the sentinels to promote a replica", || {
+        sentinels.iter().all(|s| s.primary_port().is_some_and(|port| port != old_port))
+    });
+    sentinels[0].primary_port().expect("the new primary")
+}
+
+/// How `server` last resynced, from its log.
+fn resync_kind(server: &Server) -> &'static str {
+    if server.log().contains("Successful partial resynchronization") {
+        "partial"
+    } else {
+        "full"
     }
 }
 
@@ -546,48 +610,25 @@ fn drill_a_planned_switch_over_under_write_load_loses_no_write() {
     let _drill = one_drill_at_a_time();
     let (primary, replicas, sentinels) = sentinel_trio(bin);
     let old_port = primary.port;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let t0 = std::time::Instant::now();
-    let writer = sentinel_writer(&sentinels, stop.clone(), false, t0, Vec::new());
-    wait_for(Duration::from_secs(60), "writes to go through", || {
-        q::<Option<String>>(&mut replicas[0].conn(), &["GET", "w:500"]).is_some()
-    });
-    keep_load(load_secs(), &writer);
-    let failover = t0.elapsed();
+    let load = Load::start(&sentinels, &replicas[0], Acked::ByOk, Vec::new());
+    let failover = load.now();
     assert!(sentinels[0].query(&["SENTINEL", "FAILOVER", "mymaster"]).is_some());
-    wait_for(Duration::from_secs(60), "the sentinels to switch to a replica", || {
-        sentinels.iter().all(|s| s.primary_port().is_some_and(|port| port != old_port))
-    });
-    let switched = t0.elapsed();
-    let new_port = sentinels[0].primary_port().unwrap();
+    let new_port = await_promotion(&sentinels, old_port);
+    let switched = load.now();
     let promoted = replicas.iter().find(|r| r.port == new_port).expect("a replica was promoted");
-    let before: i64 = q(&mut promoted.conn(), &["DBSIZE"]);
-    wait_for(Duration::from_secs(60), "writes to resume on the new primary", || {
-        q::<i64>(&mut promoted.conn(), &["DBSIZE"]) > before + 300
-    });
-    keep_load(load_secs(), &writer);
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let writes = writer.join().expect("writer");
-    let mut p = promoted.conn();
-    let lost = absent(&mut p, writes.ok.iter().copied());
-    let unacked_lost = absent(&mut p, writes.unacknowledged(&writes.ok).into_iter());
-    Outcome::of_writes(
-        "1",
-        "SENTINEL FAILOVER under write load",
-        &writes,
-        &writes.ok,
-        (lost.len(), unacked_lost.len()),
-        writes.recovery(failover, new_port),
-        "old primary partial (handover)".into(),
-    )
-    .report();
-    chart(
-        "1",
-        "Drill 1: SENTINEL FAILOVER under write load",
-        &writes,
-        failover,
-        &[(failover, "SENTINEL FAILOVER"), (switched, "SWITCHED")],
-    );
+    load.resumed_on(promoted);
+    let writes = load.stop();
+    let lost = WriterOutcome {
+        drill: "1",
+        scenario: "SENTINEL FAILOVER under write load",
+        writes: &writes,
+        acked: Acked::ByOk,
+        new_primary: promoted,
+        failure: failover,
+        events: &[(failover, "SENTINEL FAILOVER"), (switched, "SWITCHED")],
+        resyncs: "old primary partial (handover)".into(),
+    }
+    .publish();
     assert!(lost.is_empty(), "{} writes lost, first {:?}", lost.len(), &lost[..lost.len().min(10)]);
     assert_eq!(writes.given_up(), 0, "every write answered OK once retried");
     assert!(primary.log().contains("FAILOVER completed"), "{}", primary.log());
@@ -598,63 +639,39 @@ fn drill_a_planned_switch_over_under_write_load_loses_no_write() {
 
 /// Drill 2: a primary killed with SIGKILL while a client writes, each write
 /// followed by `WAIT 1 100`. The client finds the primary through Sentinel and,
-/// after an error, asks Sentinel again and goes on. Every write WAIT acknowledged
-/// is on the promoted replica; the unacknowledged ones lost are counted.
+/// after an error, asks Sentinel again and retries. Every write WAIT
+/// acknowledged is on the promoted replica; the unacknowledged ones lost are
+/// counted.
 #[test]
 fn drill_a_primary_killed_under_write_load_loses_no_acknowledged_write() {
     let Some(bin) = sentinel_bin() else { return };
     let _drill = one_drill_at_a_time();
     let (mut primary, replicas, sentinels) = sentinel_trio(bin);
     let old_port = primary.port;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let t0 = std::time::Instant::now();
-    let writer = sentinel_writer(&sentinels, stop.clone(), true, t0, Vec::new());
-    wait_for(Duration::from_secs(60), "writes to go through", || {
-        q::<Option<String>>(&mut replicas[0].conn(), &["GET", "w:200"]).is_some()
-    });
-    keep_load(load_secs(), &writer);
+    let load = Load::start(&sentinels, &replicas[0], Acked::ByWait, Vec::new());
     let _ = primary.child.kill();
     let _ = primary.child.wait();
-    let killed = t0.elapsed();
+    let killed = load.now();
     let _placeholder = hold_port(old_port);
-    wait_for(Duration::from_secs(60), "the sentinels to promote a replica", || {
-        sentinels.iter().all(|s| s.primary_port().is_some_and(|port| port != old_port))
-    });
-    let switched = t0.elapsed();
-    let new_port = sentinels[0].primary_port().unwrap();
+    let new_port = await_promotion(&sentinels, old_port);
+    let switched = load.now();
     let promoted = replicas.iter().find(|r| r.port == new_port).expect("a replica was promoted");
-    // Writes go on against the new primary.
-    let before: i64 = q(&mut promoted.conn(), &["DBSIZE"]);
-    wait_for(Duration::from_secs(60), "writes to resume on the new primary", || {
-        q::<i64>(&mut promoted.conn(), &["DBSIZE"]) > before + 100
-    });
-    keep_load(load_secs(), &writer);
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let writes = writer.join().expect("writer");
-    let mut p = promoted.conn();
-    let lost_acked = absent(&mut p, writes.acked.iter().copied());
-    let lost_unacked = absent(&mut p, writes.unacknowledged(&writes.acked).into_iter());
+    load.resumed_on(promoted);
+    let writes = load.stop();
     let other = replicas.iter().find(|r| r.port != new_port).unwrap();
     wait_for(Duration::from_secs(60), "the other replica to follow the new primary", || follows(other, new_port));
-    let resync = if other.log().contains("Successful partial resynchronization") { "partial" } else { "full" };
-    Outcome::of_writes(
-        "2",
-        "kill -9 of the primary, writes with WAIT 1 100",
-        &writes,
-        &writes.acked,
-        (lost_acked.len(), lost_unacked.len()),
-        writes.recovery(killed, new_port),
-        format!("other replica {resync}"),
-    )
-    .report();
-    chart(
-        "2",
-        "Drill 2: kill -9 of the primary, writes with WAIT 1 100",
-        &writes,
-        killed,
-        &[(killed, "KILL -9"), (switched, "PROMOTED")],
-    );
-    assert!(lost_acked.is_empty(), "acknowledged writes lost: {lost_acked:?}");
+    let lost = WriterOutcome {
+        drill: "2",
+        scenario: "kill -9 of the primary, writes with WAIT 1 100",
+        writes: &writes,
+        acked: Acked::ByWait,
+        new_primary: promoted,
+        failure: killed,
+        events: &[(killed, "KILL -9"), (switched, "PROMOTED")],
+        resyncs: format!("other replica {}", resync_kind(other)),
+    }
+    .publish();
+    assert!(lost.is_empty(), "acknowledged writes lost: {lost:?}");
     assert!(writes.acked.len() > 200);
 }
 
@@ -955,10 +972,7 @@ fn sentinel_fails_over_from_a_primary_stuck_in_an_unkillable_script() {
     );
     let unkillable = redis::cmd("SCRIPT").arg("KILL").query::<()>(&mut primary.conn()).expect_err("UNKILLABLE");
     assert_eq!(unkillable.code(), Some("UNKILLABLE"), "{unkillable}");
-    wait_for(Duration::from_secs(60), "the sentinels to promote a replica", || {
-        sentinels.iter().all(|s| s.primary_port().is_some_and(|port| port != old_port))
-    });
-    let new_port = sentinels[0].primary_port().unwrap();
+    let new_port = await_promotion(&sentinels, old_port);
     let promoted = replicas.iter().find(|r| r.port == new_port).expect("a replica was promoted");
     assert!(promoted.log().contains("MASTER refused to hand its role over"), "{}", promoted.log());
     assert_eq!(script.join().expect("script thread").expect("the script ran to its end"), 1);
@@ -989,14 +1003,8 @@ fn drill_a_gracefully_stopped_primary_rejoins_with_a_partial_resync() {
     let _drill = one_drill_at_a_time();
     let (primary, replicas, sentinels) = sentinel_trio(bin);
     let old_port = primary.port;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let t0 = std::time::Instant::now();
-    let writer = sentinel_writer(&sentinels, stop.clone(), false, t0, Vec::new());
-    wait_for(Duration::from_secs(60), "writes to go through", || {
-        q::<Option<String>>(&mut replicas[0].conn(), &["GET", "w:500"]).is_some()
-    });
-    keep_load(load_secs(), &writer);
-    let stopped = t0.elapsed();
+    let load = Load::start(&sentinels, &replicas[0], Acked::ByOk, Vec::new());
+    let stopped = load.now();
     // SHUTDOWN answers nothing when it goes ahead: the connection just closes.
     let mut raw = primary.raw();
     raw.send(b"SHUTDOWN SAVE\r\n");
@@ -1004,50 +1012,33 @@ fn drill_a_gracefully_stopped_primary_rejoins_with_a_partial_resync() {
     wait_for(SYNC, "the primary to save and exit", || !primary.alive());
     let file = std::fs::read(primary.dir.path().join("dump.rdb")).expect("the primary saved");
     let placeholder = hold_port(old_port);
-    wait_for(Duration::from_secs(60), "the sentinels to promote a replica", || {
-        sentinels.iter().all(|s| s.primary_port().is_some_and(|port| port != old_port))
-    });
-    let switched = t0.elapsed();
-    let new_port = sentinels[0].primary_port().unwrap();
+    let new_port = await_promotion(&sentinels, old_port);
+    let switched = load.now();
     let promoted = replicas.iter().find(|r| r.port == new_port).expect("a replica was promoted");
-    let before: i64 = q(&mut promoted.conn(), &["DBSIZE"]);
-    wait_for(Duration::from_secs(60), "writes to resume on the new primary", || {
-        q::<i64>(&mut promoted.conn(), &["DBSIZE"]) > before + 300
-    });
+    load.resumed_on(promoted);
 
     drop(placeholder);
     let back = Server::start_on_port_with_files(old_port, NODE, &[("dump.rdb", &file)]);
     wait_for(Duration::from_secs(60), "Sentinel to make the old primary a replica", || follows(&back, new_port));
-    let rejoined = t0.elapsed();
-    keep_load(load_secs(), &writer);
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let writes = writer.join().expect("writer");
+    let rejoined = load.now();
+    let writes = load.stop();
     let mut n = promoted.conn();
-    let lost = absent(&mut n, writes.ok.iter().copied());
-    let unacked_lost = absent(&mut n, writes.unacknowledged(&writes.ok).into_iter());
     let mut b = back.conn();
     wait_caught_up(&mut n, &mut b);
     assert_eq!(digest(&mut n), digest(&mut b));
-    let rejoin = if back.log().contains("Successful partial resynchronization") { "partial" } else { "full" };
-    Outcome::of_writes(
-        "5",
-        "SHUTDOWN of the primary, restarted from its file",
-        &writes,
-        &writes.ok,
-        (lost.len(), unacked_lost.len()),
-        writes.recovery(stopped, new_port),
-        format!("old primary {rejoin}"),
-    )
-    .report();
-    chart(
-        "5",
-        "Drill 5: SHUTDOWN of the primary, restarted from its file",
-        &writes,
-        stopped,
-        &[(stopped, "SHUTDOWN"), (switched, "PROMOTED"), (rejoined, "OLD PRIMARY REJOINED")],
-    );
+    let lost = WriterOutcome {
+        drill: "5",
+        scenario: "SHUTDOWN of the primary, restarted from its file",
+        writes: &writes,
+        acked: Acked::ByOk,
+        new_primary: promoted,
+        failure: stopped,
+        events: &[(stopped, "SHUTDOWN"), (switched, "PROMOTED"), (rejoined, "OLD PRIMARY REJOINED")],
+        resyncs: format!("old primary {}", resync_kind(&back)),
+    }
+    .publish();
     assert!(lost.is_empty(), "{} writes lost, first {:?}", lost.len(), &lost[..lost.len().min(10)]);
-    assert_eq!(rejoin, "partial", "{}", back.log());
+    assert_eq!(resync_kind(&back), "partial", "{}", back.log());
 }
 
 /// Sentinel's commands in orders it does not normally send them, from a
@@ -1160,10 +1151,7 @@ fn two_primaries_after_a_partition_heals_end_as_one() {
     let _: i64 = q(&mut stale, &["WAIT", "2", "5000"]);
     let pid = primary.child.id().to_string();
     assert!(Command::new("kill").args(["-STOP", &pid]).status().expect("kill").success());
-    wait_for(Duration::from_secs(60), "the sentinels to promote a replica", || {
-        sentinels.iter().all(|s| s.primary_port().is_some_and(|port| port != old_port))
-    });
-    let new_port = sentinels[0].primary_port().unwrap();
+    let new_port = await_promotion(&sentinels, old_port);
     let promoted = replicas.iter().find(|r| r.port == new_port).expect("a replica was promoted");
     let mut n = promoted.conn();
     let _: () = q(&mut n, &["SET", "on the new primary", "1"]);

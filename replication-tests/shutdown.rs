@@ -181,3 +181,37 @@ fn shutdown_refusals_answer_like_redis() {
         |_| true,
     );
 }
+
+/// An intermediate replica shut down while its own replica lags waits for it
+/// too, without adding anything to the stream it forwards (its primary's, byte
+/// for byte): restarted from its file, it continues partially.
+#[test]
+fn an_intermediate_replica_waits_for_its_replica_and_continues_from_its_file() {
+    let primary = Server::start(FAST);
+    let middle = Server::start(FAST);
+    let leaf = Server::start(&[]);
+    let mut p = primary.conn();
+    attach(&mut middle.conn(), &primary);
+    attach(&mut leaf.conn(), &middle);
+    write_mix(&mut p, "before");
+    wait_caught_up(&mut p, &mut leaf.conn());
+    signal(&leaf, "-STOP");
+    write_mix(&mut p, "lagging");
+    wait_caught_up(&mut p, &mut middle.conn());
+    let shutdown = shutdown_in_thread(&middle, &["SAVE"]);
+    wait_for(SYNC, "the middle replica to wait for the leaf", || middle.log().contains("Waiting for replicas"));
+    signal(&leaf, "-CONT");
+    assert_eq!(shutdown.join().unwrap(), None);
+    let mut middle = middle;
+    wait_for(SYNC, "the middle replica to exit", || !middle.alive());
+    let file = std::fs::read(middle.dir.path().join("dump.rdb")).expect("the middle replica saved");
+    let again =
+        Server::start_with_files(&["--replicaof", "127.0.0.1", &primary.port.to_string()], &[("dump.rdb", &file)]);
+    let mut m = again.conn();
+    wait_for(SYNC, "the restarted replica's link", || repl_field(&mut m, "master_link_status") == "up");
+    write_mix(&mut p, "after");
+    wait_caught_up(&mut p, &mut m);
+    assert_eq!(digest(&mut p), digest(&mut m));
+    assert!(again.log().contains("Successful partial resynchronization"), "{}", again.log());
+    assert_eq!(stat_of(&mut p, "sync_full"), "1", "only the first sync was full");
+}

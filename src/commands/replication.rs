@@ -451,9 +451,11 @@ impl Engine {
         self.repl.replicas.values().filter(|r| r.state == ReplicaState::Online && r.ack_off >= woff).count()
     }
 
-    /// Asks every replica for an ACK (`REPLCONF GETACK *` in the stream).
+    /// Asks every replica for an ACK (`REPLCONF GETACK *` in the stream). A
+    /// replica never does: its stream is its primary's, byte for byte, and its
+    /// own replicas ACK once a second.
     pub fn repl_request_acks(&mut self) {
-        if !self.repl.replicas.is_empty() {
+        if !self.repl.replicas.is_empty() && !self.is_replica() {
             self.events.acks_wanted.store(true, std::sync::atomic::Ordering::Relaxed);
             self.repl_feed_plain(&[b"REPLCONF", b"GETACK", b"*"]);
         }

@@ -398,7 +398,7 @@ impl Default for Config {
             notify_keyspace_events: 0,
             script_replication: ScriptReplication::Adaptive,
             lua_memory_limit: 1 << 30,
-            promotion_handover_timeout: 5000,
+            promotion_handover_timeout: 1000,
             lazyfree_lazy_user_flush: false,
             propagation_error_behavior: PropagationErrorBehavior::Ignore,
             sanitize_dump_payload: SanitizeDumpPayload::No,
