@@ -215,3 +215,37 @@ fn an_intermediate_replica_waits_for_its_replica_and_continues_from_its_file() {
     assert!(again.log().contains("Successful partial resynchronization"), "{}", again.log());
     assert_eq!(stat_of(&mut p, "sync_full"), "1", "only the first sync was full");
 }
+
+/// The same rejoin with a replica of its own, which got a PUBLISH past the
+/// point the node continues from: it is sent to ask again and ends with the
+/// new primary's data.
+#[test]
+fn a_rejoining_primary_sends_its_own_replica_to_ask_again() {
+    let primary = Server::start(FAST);
+    let replica = Server::start(FAST);
+    let mut r = replica.conn();
+    attach(&mut r, &primary);
+    write_mix(&mut primary.conn(), "before");
+    let old_port = primary.port;
+    assert_eq!(shutdown_in_thread(&primary, &["SAVE"]).join().unwrap(), None);
+    let mut primary = primary;
+    wait_for(SYNC, "the primary to exit", || !primary.alive());
+    let file = std::fs::read(primary.dir.path().join("dump.rdb")).expect("the primary saved");
+    let _: () = q(&mut r, &["REPLICAOF", "NO", "ONE"]);
+
+    let back = Server::start_on_port_with_files(old_port, FAST, &[("dump.rdb", &file)]);
+    let mut b = back.conn();
+    wait_loaded(&mut b);
+    let own = Server::start(&[]);
+    let mut o = own.conn();
+    attach(&mut o, &back);
+    let _: i64 = q(&mut b, &["PUBLISH", "news", "only on the old primary's side"]);
+    wait_caught_up(&mut b, &mut o);
+    attach(&mut b, &replica);
+    write_mix(&mut r, "promoted");
+    wait_for(SYNC, "its replica's link back", || repl_field(&mut o, "master_link_status") == "up");
+    wait_caught_up(&mut r, &mut b);
+    wait_caught_up(&mut b, &mut o);
+    assert_eq!(digest(&mut r), digest(&mut o));
+    assert_eq!(stat_of(&mut r, "sync_full"), "0", "the rejoin was partial");
+}

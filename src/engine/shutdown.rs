@@ -24,7 +24,7 @@ pub struct ShutdownWait {
     deadline: Instant,
     flags: ShutdownFlags,
     /// The clients whose SHUTDOWN is blocked until it ends.
-    pub clients: Vec<u64>,
+    clients: Vec<u64>,
 }
 
 /// Redis's reply to a SHUTDOWN that did not go ahead.
@@ -58,11 +58,6 @@ impl Engine {
         self.shutdown_wait = Some(ShutdownWait { deadline, flags, clients: Vec::new() });
         self.repl_request_acks();
         ShutdownStart::Waiting
-    }
-
-    /// True while a shutdown waits for replicas.
-    pub fn shutdown_in_progress(&self) -> bool {
-        self.shutdown_wait.is_some()
     }
 
     /// A shutdown holds writes while it waits (as `CLIENT PAUSE WRITE`).

@@ -157,7 +157,9 @@ impl Engine {
             None => {
                 let (replid, offset) = self.demoted_history();
                 if offset != self.repl.offset {
-                    // What followed (PUBLISHes) is not part of the history asked for.
+                    // What followed (PUBLISHes) is not part of the history asked
+                    // for. Our replicas, which may have it, are dropped when the
+                    // link continues (under the primary's id) or syncs in full.
                     self.repl.offset = offset;
                     let size = self.config.repl_backlog_size as usize;
                     self.repl.backlog = Some(crate::repl::backlog::Backlog::new(offset + 1, size));
