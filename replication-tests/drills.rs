@@ -1172,3 +1172,28 @@ fn two_primaries_after_a_partition_heals_end_as_one() {
         assert!(primary.log().contains("Full resync from master"), "{}", primary.log());
     }
 }
+
+/// The handover with a password: the replica authenticates its FAILOVER
+/// connection with `masterauth` (and `masteruser`), as its link does.
+#[test]
+fn a_sentinel_promotion_hands_over_with_masterauth() {
+    let auth: &[&str] = &["--repl-diskless-sync-delay", "0", "--requirepass", "s3cret", "--masterauth", "s3cret"];
+    let primary = Server::start(auth);
+    let replica = Server::start(auth);
+    let open = |server: &Server| {
+        let mut c = server.conn();
+        let _: () = q(&mut c, &["AUTH", "s3cret"]);
+        c
+    };
+    let mut r = open(&replica);
+    let _: () = q(&mut r, &["REPLICAOF", "127.0.0.1", &primary.port.to_string()]);
+    wait_for(SYNC, "the replica's link", || repl_field(&mut r, "master_link_status") == "up");
+    let _: () = q(&mut r, &["CLIENT", "SETNAME", "sentinel-55a0e20e-cmd"]);
+    let _: () = q(&mut r, &["SLAVEOF", "NO", "ONE"]);
+    wait_for(SYNC, "the old primary to follow", || {
+        let mut p = open(&primary);
+        repl_field(&mut p, "master_port") == replica.port.to_string()
+            && repl_field(&mut p, "master_link_status") == "up"
+    });
+    assert!(replica.log().contains("MASTER accepted to hand its role over"), "{}", replica.log());
+}
