@@ -249,3 +249,25 @@ fn a_rejoining_primary_sends_its_own_replica_to_ask_again() {
     assert_eq!(digest(&mut r), digest(&mut o));
     assert_eq!(stat_of(&mut r, "sync_full"), "0", "the rejoin was partial");
 }
+
+/// A replica detached (REPLICAOF NO ONE) and attached again at once wrote
+/// nothing meanwhile: it continues its primary's stream partially, in the
+/// database that stream had selected (the primary sends no SELECT until it
+/// changes database again).
+#[test]
+fn a_replica_detached_and_attached_again_continues_in_the_streams_database() {
+    let primary = Server::start(FAST);
+    let replica = Server::start(&[]);
+    let mut r = replica.conn();
+    attach(&mut r, &primary);
+    let mut p = primary.conn();
+    let _: () = q(&mut p, &["SELECT", "2"]);
+    let _: () = q(&mut p, &["SET", "a", "1"]);
+    wait_caught_up(&mut p, &mut r);
+    let _: () = q(&mut r, &["REPLICAOF", "NO", "ONE"]);
+    attach(&mut r, &primary);
+    let _: () = q(&mut p, &["SET", "b", "2"]);
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(digest(&mut p), digest(&mut r));
+    assert_eq!(stat_of(&mut p, "sync_full"), "1", "the second attach continued");
+}

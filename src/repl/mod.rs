@@ -119,6 +119,8 @@ pub struct Repl {
     /// restart from its file). Until then it holds exactly `replid2`'s data at
     /// `second_offset - 1`, whatever PUBLISHes or PINGs followed.
     pub changed_since_shift: bool,
+    /// The stream's database where `replid2`'s history ends, when known.
+    pub second_db: Option<usize>,
     /// Absent until the first replica attaches; nothing is recorded without it.
     pub backlog: Option<Backlog>,
     /// The database the stream last selected; -1 forces a SELECT.
@@ -174,6 +176,7 @@ impl Repl {
             replid2: "0".repeat(40),
             second_offset: -1,
             changed_since_shift: true,
+            second_db: None,
             offset: 0,
             backlog: None,
             seldb: -1,

@@ -129,12 +129,13 @@ impl Engine {
     /// A primary restarted from a file saved at `(replid, offset)`: the file's
     /// history becomes our previous one up to `offset`, and the (empty) backlog
     /// starts there, so its replicas continue partially (as Redis 7.0 does).
-    pub fn repl_restore_as_primary(&mut self, replid: String, offset: u64) {
+    pub fn repl_restore_as_primary(&mut self, replid: String, offset: u64, db: usize) {
         tracing::info!("Replication history {replid} restored from the RDB file at offset {offset}");
         self.repl.replid2 = replid;
         self.repl.second_offset = offset as i64 + 1;
         self.repl.offset = offset;
         self.repl.changed_since_shift = false;
+        self.repl.second_db = Some(db);
         self.repl.seldb = -1;
         self.repl.diverged = false;
         let size = self.config.repl_backlog_size as usize;
@@ -155,7 +156,8 @@ impl Engine {
             _ if self.repl.diverged => None,
             Some(cached) => Some(cached),
             None => {
-                let (replid, offset) = self.demoted_history();
+                let (replid, offset, db) =
+                    self.demoted_history().unwrap_or((self.repl.replid.clone(), self.repl.offset, db));
                 if offset != self.repl.offset {
                     // What followed (PUBLISHes) is not part of the history asked
                     // for. Our replicas, which may have it, are dropped when the
@@ -167,6 +169,8 @@ impl Engine {
                 Some((replid, offset, db))
             }
         };
+        // As a replica its data follows another history from now on.
+        self.repl.changed_since_shift = true;
         if let Some(id) = self.repl.master_client.take() {
             self.kill_client(id);
         }
@@ -199,20 +203,18 @@ impl Engine {
         self.events.repl_link.notify_one();
     }
 
-    /// The history a primary being demoted continues, and from where. A primary
-    /// whose dataset did not change since its history began (a restart from its
-    /// file, a promotion) holds exactly the previous history's data where that
-    /// one ends, so it asks to continue that one: the node it follows may know
-    /// it (Redis asks with the new id and syncs in full). A FAILOVER asks with
-    /// the id its target has.
-    fn demoted_history(&self) -> (String, u64) {
+    /// The history a primary being demoted continues, and from where (offset,
+    /// stream database), when not its own. A primary whose dataset did not
+    /// change since its history began (a restart from its file, a promotion)
+    /// holds exactly the previous history's data where that one ends, so it
+    /// asks to continue that one: the node it follows may know it (Redis asks
+    /// with the new id and syncs in full). A FAILOVER asks with the id its
+    /// target has.
+    fn demoted_history(&self) -> Option<(String, u64, usize)> {
         let r = &self.repl;
-        let untouched = r.second_offset > 0 && !r.changed_since_shift && r.backlog.is_some();
-        if untouched && r.failover.is_none() {
-            (r.replid2.clone(), r.second_offset as u64 - 1)
-        } else {
-            (r.replid.clone(), r.offset)
-        }
+        let untouched = r.master.is_none() && r.second_offset > 0 && !r.changed_since_shift && r.backlog.is_some();
+        let db = r.second_db.filter(|_| untouched && r.failover.is_none())?;
+        Some((r.replid2.clone(), r.second_offset as u64 - 1, db))
     }
 
     /// REPLICAOF NO ONE: become a primary. The history continues under a new id;
@@ -238,9 +240,11 @@ impl Engine {
 
     pub fn replicaof_no_one(&mut self) {
         self.repl.handover = None;
-        if self.repl.master.take().is_none() {
-            return;
-        }
+        let Some(master) = self.repl.master.take() else { return };
+        // Where the stream we applied stands: the link's database, or the
+        // position kept while the link is down.
+        let stream_db = self.repl.master_client.and_then(|id| self.clients.get(&id)).map(|c| c.db);
+        self.repl.second_db = stream_db.or(master.cached.as_ref().map(|c| c.2));
         if let Some(id) = self.repl.master_client.take() {
             self.kill_client(id);
         }

@@ -165,8 +165,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                         eng.replicaof(host, port);
                         // Without a position in the file: `PSYNC ? -1`.
                         eng.repl_restore_position(summary.repl);
-                    } else if let Some((replid, offset, _)) = summary.repl {
-                        eng.repl_restore_as_primary(replid, offset);
+                    } else if let Some((replid, offset, db)) = summary.repl {
+                        eng.repl_restore_as_primary(replid, offset, db);
                     }
                 }
             }
