@@ -271,3 +271,25 @@ fn a_replica_detached_and_attached_again_continues_in_the_streams_database() {
     assert_eq!(digest(&mut p), digest(&mut r));
     assert_eq!(stat_of(&mut p, "sync_full"), "1", "the second attach continued");
 }
+
+/// The same with a change that went to no stream (DEBUG POPULATE, which Redis
+/// does not propagate either): the data is no longer the primary's, so the
+/// replica syncs in full and the local change is gone.
+#[test]
+fn a_replica_that_changed_data_unpropagated_while_detached_syncs_in_full() {
+    let primary = Server::start(FAST);
+    let replica = Server::start(&[]);
+    let mut r = replica.conn();
+    attach(&mut r, &primary);
+    let mut p = primary.conn();
+    write_mix(&mut p, "before");
+    wait_caught_up(&mut p, &mut r);
+    let _: () = q(&mut r, &["REPLICAOF", "NO", "ONE"]);
+    let offset = repl_field(&mut r, "master_repl_offset");
+    let _: () = q(&mut r, &["DEBUG", "POPULATE", "10", "local"]);
+    assert_eq!(repl_field(&mut r, "master_repl_offset"), offset, "nothing went to the stream");
+    attach(&mut r, &primary);
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(digest(&mut p), digest(&mut r));
+    assert_eq!(stat_of(&mut p, "sync_full"), "2");
+}

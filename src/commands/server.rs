@@ -1037,6 +1037,9 @@ pub fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 None => None,
             };
             let lru = crate::engine::lfu::initial(ctx.eng.lfu_params().is_some());
+            // Neither propagated nor seen by WATCH (as in Redis), but the data
+            // is no longer what the node's history says.
+            ctx.eng.repl.changed_since_shift = true;
             let mut key = Vec::with_capacity(prefix.len() + 21);
             for i in 0..count {
                 key.clear();

@@ -9,6 +9,7 @@ impl Engine {
     /// A key of db `db` changed: watchers' next EXEC fails; clients blocked on it
     /// will be re-checked when the current command ends.
     pub fn key_changed(&mut self, db: usize, key: &[u8]) {
+        self.repl.changed_since_shift = true;
         if !self.watched.is_empty() {
             let k = (db, Bytes::copy_from_slice(key));
             if let Some(ids) = self.watched.get(&k) {
@@ -28,6 +29,7 @@ impl Engine {
     /// Every watched key of `db` that exists now or in `other_keys_exist` is touched
     /// (FLUSHDB, FLUSHALL, SWAPDB: Redis's `touchAllWatchedKeysInDb`).
     pub fn db_changed(&mut self, db: usize, also_db: Option<usize>) {
+        self.repl.changed_since_shift = true;
         let keys: Vec<(usize, Bytes)> = self.watched.keys().filter(|(d, _)| *d == db).cloned().collect();
         for (d, key) in keys {
             let exists =

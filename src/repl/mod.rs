@@ -116,8 +116,10 @@ pub struct Repl {
     /// Bytes ever appended to the stream (`master_repl_offset`).
     pub offset: u64,
     /// The dataset changed since this node's history began (a promotion, a
-    /// restart from its file). Until then it holds exactly `replid2`'s data at
-    /// `second_offset - 1`, whatever PUBLISHes or PINGs followed.
+    /// restart from its file): set with every key's change (as WATCH sees them)
+    /// and every write that went to the stream. Until then it holds exactly
+    /// `replid2`'s data at `second_offset - 1`, whatever PUBLISHes or PINGs
+    /// followed.
     pub changed_since_shift: bool,
     /// The stream's database where `replid2`'s history ends, when known.
     pub second_db: Option<usize>,
