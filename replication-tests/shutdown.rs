@@ -293,3 +293,31 @@ fn a_replica_that_changed_data_unpropagated_while_detached_syncs_in_full() {
     assert_eq!(digest(&mut p), digest(&mut r));
     assert_eq!(stat_of(&mut p, "sync_full"), "2");
 }
+
+/// A replica saved while its link is down (here: pointed at a port nothing
+/// listens on) records the database its primary's stream had selected, so
+/// that, restarted from the file, it continues there.
+#[test]
+fn a_replica_saved_with_its_link_down_continues_in_the_streams_database() {
+    let primary = Server::start(FAST);
+    let replica = Server::start(&[]);
+    let mut r = replica.conn();
+    attach(&mut r, &primary);
+    let mut p = primary.conn();
+    let _: () = q(&mut p, &["SELECT", "2"]);
+    let _: () = q(&mut p, &["SET", "a", "1"]);
+    wait_caught_up(&mut p, &mut r);
+    let _: () = q(&mut r, &["REPLICAOF", "127.0.0.1", &CLOSED_PORT.to_string()]);
+    assert_eq!(shutdown_in_thread(&replica, &["SAVE"]).join().unwrap(), None);
+    let mut replica = replica;
+    wait_for(SYNC, "the replica to exit", || !replica.alive());
+    let file = std::fs::read(replica.dir.path().join("dump.rdb")).expect("the replica saved");
+    let again =
+        Server::start_with_files(&["--replicaof", "127.0.0.1", &primary.port.to_string()], &[("dump.rdb", &file)]);
+    let mut r = again.conn();
+    wait_for(SYNC, "the restarted replica's link", || repl_field(&mut r, "master_link_status") == "up");
+    let _: () = q(&mut p, &["SET", "b", "2"]);
+    wait_caught_up(&mut p, &mut r);
+    assert_eq!(digest(&mut p), digest(&mut r));
+    assert_eq!(stat_of(&mut p, "sync_full"), "1", "it continued");
+}

@@ -103,8 +103,12 @@ impl Engine {
         if self.repl.backlog.is_none() && !self.is_replica() {
             return None;
         }
-        let stream_db = match self.repl.master_client.and_then(|id| self.clients.get(&id)) {
-            Some(c) => c.db as u32,
+        // A replica's stream is its primary's: the link's database, or the one
+        // kept with its position while the link is down.
+        let link_db = self.repl.master_client.and_then(|id| self.clients.get(&id)).map(|c| c.db);
+        let cached_db = self.repl.master.as_ref().and_then(|m| m.cached.as_ref()).map(|c| c.2);
+        let stream_db = match link_db.or(cached_db) {
+            Some(db) => db as u32,
             None => self.repl.seldb.max(0) as u32,
         };
         Some(crate::engine::persist::ReplPosition {
