@@ -50,7 +50,11 @@ impl Engine {
             return ShutdownStart::Waiting;
         }
         tracing::info!("User requested shutdown...");
-        if flags.now || self.config.shutdown_timeout == 0 || self.replicas_caught_up() {
+        // A replica does not wait for its own replicas (Redis does): they can
+        // take the stream from its primary again, and while that stream flows
+        // they are never all caught up, so Redis waits out `shutdown-timeout`.
+        let replica = self.is_replica();
+        if flags.now || self.config.shutdown_timeout == 0 || replica || self.replicas_caught_up() {
             return self.finish_shutdown(flags);
         }
         tracing::info!("Waiting for replicas before shutting down.");
