@@ -504,7 +504,14 @@ async fn full_sync(
         if eng.repl.master.as_ref().is_none_or(|m| m.generation != generation) {
             return Err("REPLICAOF changed the primary during the transfer".into());
         }
-        eng.full_sync_loaded(detached, replid, offset)
+        let old = eng.full_sync_loaded(detached, replid, offset);
+        // The data is now the primary's at `offset`: until the link is up, a
+        // PSYNC (after a REPLICAOF meanwhile, say) continues from there, not
+        // from the position held before the sync.
+        if let Some(m) = eng.repl.master.as_mut() {
+            m.cached = Some((replid.to_string(), offset, stream_db));
+        }
+        old
     };
     // Freeing a big dataset takes a while: not under the lock.
     tokio::task::spawn_blocking(move || drop(old));
