@@ -119,12 +119,10 @@ fn shutdown_gives_up_on_a_replica_after_shutdown_timeout_and_sigterm_waits_too()
     assert_eq!(digest(&mut r), want, "the replica has every write");
 }
 
-/// A primary shut down gracefully, its replica promoted meanwhile: restarted
-/// from its file, the old primary continues the promoted replica's history
-/// partially (its data is that history at the file's offset). Redis asks with
-/// the restarted node's new id and syncs in full.
-#[test]
-fn a_gracefully_stopped_primary_rejoins_its_promoted_replica_partially() {
+/// A primary with a replica, shut down gracefully (SHUTDOWN SAVE), and the
+/// replica promoted: the old primary's port and file, the promoted replica and
+/// a connection to it.
+fn stop_primary_and_promote_its_replica() -> (u16, Vec<u8>, Server, redis::Connection) {
     let primary = Server::start(FAST);
     let replica = Server::start(FAST);
     let mut r = replica.conn();
@@ -136,6 +134,16 @@ fn a_gracefully_stopped_primary_rejoins_its_promoted_replica_partially() {
     wait_for(SYNC, "the primary to exit", || !primary.alive());
     let file = std::fs::read(primary.dir.path().join("dump.rdb")).expect("the primary saved");
     let _: () = q(&mut r, &["REPLICAOF", "NO", "ONE"]);
+    (old_port, file, replica, r)
+}
+
+/// A primary shut down gracefully, its replica promoted meanwhile: restarted
+/// from its file, the old primary continues the promoted replica's history
+/// partially (its data is that history at the file's offset). Redis asks with
+/// the restarted node's new id and syncs in full.
+#[test]
+fn a_gracefully_stopped_primary_rejoins_its_promoted_replica_partially() {
+    let (old_port, file, replica, mut r) = stop_primary_and_promote_its_replica();
     write_mix(&mut r, "promoted");
 
     let back = Server::start_on_port_with_files(old_port, FAST, &[("dump.rdb", &file)]);
@@ -227,17 +235,7 @@ fn an_intermediate_replica_shuts_down_at_once_and_continues_from_its_file() {
 /// new primary's data.
 #[test]
 fn a_rejoining_primary_sends_its_own_replica_to_ask_again() {
-    let primary = Server::start(FAST);
-    let replica = Server::start(FAST);
-    let mut r = replica.conn();
-    attach(&mut r, &primary);
-    write_mix(&mut primary.conn(), "before");
-    let old_port = primary.port;
-    assert_eq!(shutdown_in_thread(&primary, &["SAVE"]).join().unwrap(), None);
-    let mut primary = primary;
-    wait_for(SYNC, "the primary to exit", || !primary.alive());
-    let file = std::fs::read(primary.dir.path().join("dump.rdb")).expect("the primary saved");
-    let _: () = q(&mut r, &["REPLICAOF", "NO", "ONE"]);
+    let (old_port, file, replica, mut r) = stop_primary_and_promote_its_replica();
 
     let back = Server::start_on_port_with_files(old_port, FAST, &[("dump.rdb", &file)]);
     let mut b = back.conn();
@@ -283,13 +281,7 @@ fn a_replica_detached_and_attached_again_continues_in_the_streams_database() {
 /// replica syncs in full and the local change is gone.
 #[test]
 fn a_replica_that_changed_data_unpropagated_while_detached_syncs_in_full() {
-    let primary = Server::start(FAST);
-    let replica = Server::start(&[]);
-    let mut r = replica.conn();
-    attach(&mut r, &primary);
-    let mut p = primary.conn();
-    write_mix(&mut p, "before");
-    wait_caught_up(&mut p, &mut r);
+    let (primary, _replica, mut p, mut r) = synced_pair("before", &[]);
     let _: () = q(&mut r, &["REPLICAOF", "NO", "ONE"]);
     let offset = repl_field(&mut r, "master_repl_offset");
     let _: () = q(&mut r, &["DEBUG", "POPULATE", "10", "local"]);
