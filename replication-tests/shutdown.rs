@@ -319,3 +319,39 @@ fn a_replica_saved_with_its_link_down_continues_in_the_streams_database() {
     assert_eq!(digest(&mut p), digest(&mut r));
     assert_eq!(stat_of(&mut p, "sync_full"), "1", "it continued");
 }
+
+#[test]
+fn no_write_is_acknowledged_after_the_final_save() {
+    // Writers pipeline INCRs while SHUTDOWN saves: every INCR answered must
+    // be in the file (the server exits while it still holds the dataset).
+    let mut server = Server::start(&["--save", ""]);
+    let port = server.port;
+    let writers: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c =
+                    redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap();
+                let mut acked = 0i64;
+                loop {
+                    let mut p = redis::pipe();
+                    for _ in 0..50 {
+                        p.cmd("INCR").arg("n");
+                    }
+                    match p.query::<Vec<i64>>(&mut c) {
+                        Ok(v) => acked = acked.max(*v.iter().max().unwrap()),
+                        Err(_) => return acked,
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut c = server.conn();
+    wait_for(SYNC, "the writers to start", || q::<Option<i64>>(&mut c, &["GET", "n"]).unwrap_or(0) > 1000);
+    let _ = shutdown_in_thread(&server, &["SAVE"]).join();
+    let acked = writers.into_iter().map(|w| w.join().unwrap()).max().unwrap();
+    wait_for(SYNC, "the server to exit", || !server.alive());
+    let file = std::fs::read(server.dir.path().join("dump.rdb")).expect("saved");
+    let again = Server::start_with_files(&[], &[("dump.rdb", &file)]);
+    let saved: i64 = q(&mut again.conn(), &["GET", "n"]);
+    assert!(saved >= acked, "the file has n = {saved}, but INCR answered {acked}");
+}

@@ -48,8 +48,6 @@ pub struct Pause {
 /// Signals from the engine to the server's tasks.
 #[derive(Debug, Default)]
 pub struct Events {
-    /// Notified when a SHUTDOWN was requested.
-    pub shutdown: Notify,
     /// Notified when clients are unpaused.
     pub unpause: Notify,
     /// Notified when REPLICAOF needs a new link task (see `server::replica_link`).
@@ -90,8 +88,12 @@ pub struct Engine {
     pub access: Option<persist::EngineAccess>,
     pub active_expire_enabled: bool,
     pub pause: Option<Pause>,
-    /// The server exits: SHUTDOWN went ahead (the server loop carries it out).
+    /// SHUTDOWN went ahead. With `exit_process` the process has ended by then;
+    /// without (an engine driven by unit tests) only this is set.
     pub shutdown: bool,
+    /// A shutdown ends the process at once, under the engine lock, so that
+    /// nothing is applied or acknowledged after the final save. Set by the server.
+    pub exit_process: bool,
     /// A shutdown waiting for lagging replicas.
     pub shutdown_wait: Option<shutdown::ShutdownWait>,
     pub rng: SmallRng,
@@ -196,6 +198,7 @@ impl Engine {
             active_expire_enabled: true,
             pause: None,
             shutdown: false,
+            exit_process: false,
             shutdown_wait: None,
             rng,
             executable: std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),

@@ -135,7 +135,12 @@ impl Engine {
             return ShutdownStart::Failed;
         }
         self.shutdown = true;
-        self.events.shutdown.notify_one();
+        if self.exit_process {
+            // Redis exits inside the command too: a client served after the save
+            // would get an answer for a write the file lacks.
+            tracing::info!("moonkv is now ready to exit, bye bye...");
+            std::process::exit(0);
+        }
         ShutdownStart::Exiting
     }
 }

@@ -128,7 +128,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if listeners.is_empty() {
         anyhow::bail!("Failed listening on port {port} (tcp), aborting.");
     }
-    let engine = Engine::new(config);
+    let mut engine = Engine::new(config);
+    engine.exit_process = true;
     let events = engine.events.clone();
     let script = engine.scripting.run_state.clone();
     let shared = Arc::new(Shared { engine: Mutex::new(engine), events: events.clone(), script });
@@ -188,29 +189,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!("Ready to accept connections tcp");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    // A shutdown that goes ahead (SHUTDOWN, a signal, the end of a wait for
+    // replicas) ends the process where it is decided, under the engine lock.
     loop {
-        let signal = tokio::select! {
-            _ = events.shutdown.notified() => None,
-            _ = term.recv() => Some("SIGTERM"),
-            _ = tokio::signal::ctrl_c() => Some("SIGINT"),
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = tokio::signal::ctrl_c() => "SIGINT",
         };
         let mut eng = shared.engine().await;
-        if let Some(name) = signal {
-            tracing::info!("Received {name} scheduling shutdown...");
-            // As SHUTDOWN without arguments; the server stays up when saving fails.
-            if eng.prepare_shutdown(ShutdownFlags::default()) == ShutdownStart::Failed {
-                tracing::warn!(
-                    "{name} received but errors trying to shut down the server, check the logs for more information"
-                );
-            }
-        }
-        // Still waiting for replicas: the cron finishes the shutdown.
-        if eng.shutdown {
-            break;
+        tracing::info!("Received {name} scheduling shutdown...");
+        // As SHUTDOWN without arguments; the server stays up when saving fails.
+        if eng.prepare_shutdown(ShutdownFlags::default()) == ShutdownStart::Failed {
+            tracing::warn!(
+                "{name} received but errors trying to shut down the server, check the logs for more information"
+            );
         }
     }
-    tracing::info!("moonkv is now ready to exit, bye bye...");
-    Ok(())
 }
 
 async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
