@@ -54,6 +54,39 @@ fn digest(c: &mut redis::Connection) -> String {
     q(c, &["DEBUG", "DIGEST"])
 }
 
+/// Where two nodes' datasets differ, key by key in databases 0..16: keys one
+/// side lacks, and keys whose value digest or deadline differ. For the message
+/// of a failed digest comparison.
+fn dataset_difference(want: &Server, got: &Server) -> String {
+    let (mut w, mut g) = (want.conn(), got.conn());
+    let mut out = String::new();
+    for db in 0..16 {
+        let keys_of = |c: &mut redis::Connection| -> std::collections::BTreeMap<String, (String, i64)> {
+            let _: () = q(c, &["SELECT", &db.to_string()]);
+            let keys: Vec<String> = q(c, &["KEYS", "*"]);
+            keys.into_iter()
+                .map(|k| {
+                    let value: Vec<String> = q(c, &["DEBUG", "DIGEST-VALUE", &k]);
+                    let deadline: i64 = q(c, &["PEXPIRETIME", &k]);
+                    (k, (value.concat(), deadline))
+                })
+                .collect()
+        };
+        let (wk, gk) = (keys_of(&mut w), keys_of(&mut g));
+        for (k, v) in &wk {
+            match gk.get(k) {
+                None => out += &format!("db {db}: {k} missing (deadline {})\n", v.1),
+                Some(o) if o != v => out += &format!("db {db}: {k} is {o:?}, wanted {v:?}\n"),
+                _ => {}
+            }
+        }
+        for (k, v) in gk.iter().filter(|(k, _)| !wk.contains_key(*k)) {
+            out += &format!("db {db}: {k} extra (deadline {})\n", v.1);
+        }
+    }
+    out
+}
+
 /// Writes of every type, with expiries and several databases.
 fn write_mix(c: &mut redis::Connection, tag: &str) {
     let mut p = redis::pipe();

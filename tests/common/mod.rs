@@ -205,6 +205,14 @@ impl Drop for Server {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // MOONKV_TEST_LOGS=dir keeps every server's whole log, for soaks whose
+        // servers come and go.
+        if let Some(dir) = std::env::var_os("MOONKV_TEST_LOGS") {
+            let _ = std::fs::copy(
+                self.dir.path().join("server.log"),
+                std::path::Path::new(&dir).join(format!("{}-{}.log", self.port, now_ms())),
+            );
+        }
     }
 }
 
@@ -486,4 +494,9 @@ pub fn assert_same(a: &Dataset, b: &Dataset, what: &str) {
         };
         assert_eq!(v, w, "{what}: key {:?} (db {}) differs", String::from_utf8_lossy(&k.1), k.0);
     }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
 }
