@@ -1,7 +1,8 @@
 //! Randomized script propagation (issue 7): random scripts (reads, writes,
 //! random commands, conditionals on data, errors) run through EVAL, EVALSHA,
 //! SCRIPT LOAD and SCRIPT FLUSH from several clients, the mode switched at
-//! runtime, while replicas restart from their files and lose their links. At the
+//! runtime, while replicas restart from their files (after a SHUTDOWN, or a
+//! crash some time after a SAVE) and lose their links. At the
 //! end every replica's digest is the primary's, no replica logged an error, and
 //! every script the primary holds is held by every replica.
 //!
@@ -115,7 +116,7 @@ fn random_scripts_from_several_clients_while_replicas_restart_converge() {
     let mut actions = Vec::new();
     while std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(rng.gen_range(100..500)));
-        match rng.gen_range(0..4) {
+        match rng.gen_range(0..5) {
             0 => {
                 let mode = modes[rng.gen_range(0..modes.len())];
                 actions.push(mode);
@@ -130,10 +131,21 @@ fn random_scripts_from_several_clients_while_replicas_restart_converge() {
                 actions.push("restart b");
                 b = restart_from_file(b, a.port);
             }
-            _ => {
+            3 => {
                 actions.push("restart a");
                 a = restart_from_file(a, primary.port);
                 // It listens elsewhere now: b follows it there (continuing).
+                let _: () = q(&mut b.conn(), &["REPLICAOF", "127.0.0.1", &a.port.to_string()]);
+            }
+            _ => {
+                // A crash some time after a save: b has what a applied since, a
+                // restarts from before it.
+                actions.push("crash a after a save");
+                let _: () = q(&mut a.conn(), &["SAVE"]);
+                std::thread::sleep(Duration::from_millis(rng.gen_range(0..300)));
+                let _ = a.child.kill();
+                let _ = a.child.wait();
+                a = restart_from_file(a, primary.port);
                 let _: () = q(&mut b.conn(), &["REPLICAOF", "127.0.0.1", &a.port.to_string()]);
             }
         }
@@ -171,11 +183,12 @@ fn random_scripts_from_several_clients_while_replicas_restart_converge() {
     assert!(field(&stats, "repl_script_runs_effects").unwrap() != "0", "{stats}");
 }
 
-/// Stops `server` with SHUTDOWN SAVE and starts it again from its file as a
-/// replica of `primary_port`.
+/// Stops `server` with SHUTDOWN SAVE (unless it was killed) and starts it
+/// again from its file as a replica of `primary_port`.
 fn restart_from_file(mut server: Server, primary_port: u16) -> Server {
-    let mut raw = server.raw();
-    raw.send(b"SHUTDOWN SAVE\r\n");
+    if server.alive() {
+        server.raw().send(b"SHUTDOWN SAVE\r\n");
+    }
     wait_for(SYNC, "the replica to save and exit", || !server.alive());
     let file = std::fs::read(server.dir.path().join("dump.rdb")).expect("the replica saved");
     let again = Server::start_with_files(
