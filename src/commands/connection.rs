@@ -401,6 +401,11 @@ pub fn client_unblock(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if argv.len() > 4 {
         return Err(CommandError::Syntax);
     }
+    // A SHUTDOWN waiting for replicas cannot be unblocked: its client would
+    // be told it failed while the shutdown goes on (redis-server 7.0 aborts).
+    if ctx.eng.shutdown_waiter(id as u64) {
+        return Ok(Reply::Int(0));
+    }
     Ok(Reply::Int(ctx.eng.unblock_with(id as u64, reply) as i64))
 }
 

@@ -110,6 +110,11 @@ impl Engine {
         }
     }
 
+    /// `id` waits in a SHUTDOWN (which CLIENT UNBLOCK does not end).
+    pub fn shutdown_waiter(&self, id: u64) -> bool {
+        self.shutdown_wait.as_ref().is_some_and(|w| w.clients.contains(&id))
+    }
+
     /// Writes flow again and the waiting SHUTDOWNs fail.
     fn end_shutdown_wait(&mut self, clients: Vec<u64>) {
         for id in clients {
