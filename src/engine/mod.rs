@@ -88,11 +88,9 @@ pub struct Engine {
     pub access: Option<persist::EngineAccess>,
     pub active_expire_enabled: bool,
     pub pause: Option<Pause>,
-    /// SHUTDOWN went ahead. With `exit_process` the process has ended by then;
-    /// without (an engine driven by unit tests) only this is set.
-    pub shutdown: bool,
-    /// A shutdown ends the process at once, under the engine lock, so that
-    /// nothing is applied or acknowledged after the final save. Set by the server.
+    /// A shutdown that goes ahead ends the process at once, under the engine
+    /// lock, so that nothing is applied or acknowledged after the final save.
+    /// Set by the server; an engine driven by unit tests only reports it.
     pub exit_process: bool,
     /// A shutdown waiting for lagging replicas.
     pub shutdown_wait: Option<shutdown::ShutdownWait>,
@@ -197,7 +195,6 @@ impl Engine {
             dirty: 0,
             active_expire_enabled: true,
             pause: None,
-            shutdown: false,
             exit_process: false,
             shutdown_wait: None,
             rng,

@@ -139,7 +139,6 @@ impl Engine {
             tracing::warn!("Errors trying to shut down the server. Check the logs for more information.");
             return ShutdownStart::Failed;
         }
-        self.shutdown = true;
         if self.exit_process {
             // Redis exits inside the command too: a client served after the save
             // would get an answer for a write the file lacks.

@@ -75,6 +75,14 @@ pub const READONLY: &str = "READONLY You can't write against a read only replica
 const MASTERDOWN: &str = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
 
 impl Engine {
+    /// The database the primary's stream has selected where this replica
+    /// stands: the link's, or the one kept with its position while the link
+    /// is down. A replica's stream is its primary's.
+    fn primary_stream_db(&self) -> Option<usize> {
+        let link_db = self.repl.master_client.and_then(|id| self.clients.get(&id)).map(|c| c.db);
+        link_db.or_else(|| self.repl.master.as_ref()?.cached.as_ref().map(|c| c.2))
+    }
+
     /// True when this node replicates from a primary.
     pub fn is_replica(&self) -> bool {
         self.repl.master.is_some()
@@ -103,11 +111,7 @@ impl Engine {
         if self.repl.backlog.is_none() && !self.is_replica() {
             return None;
         }
-        // A replica's stream is its primary's: the link's database, or the one
-        // kept with its position while the link is down.
-        let link_db = self.repl.master_client.and_then(|id| self.clients.get(&id)).map(|c| c.db);
-        let cached_db = self.repl.master.as_ref().and_then(|m| m.cached.as_ref()).map(|c| c.2);
-        let stream_db = match link_db.or(cached_db) {
+        let stream_db = match self.primary_stream_db() {
             Some(db) => db as u32,
             None => self.repl.seldb.max(0) as u32,
         };
@@ -244,11 +248,11 @@ impl Engine {
 
     pub fn replicaof_no_one(&mut self) {
         self.repl.handover = None;
-        let Some(master) = self.repl.master.take() else { return };
-        // Where the stream we applied stands: the link's database, or the
-        // position kept while the link is down.
-        let stream_db = self.repl.master_client.and_then(|id| self.clients.get(&id)).map(|c| c.db);
-        self.repl.second_db = stream_db.or(master.cached.as_ref().map(|c| c.2));
+        if self.repl.master.is_none() {
+            return;
+        }
+        self.repl.second_db = self.primary_stream_db();
+        self.repl.master = None;
         if let Some(id) = self.repl.master_client.take() {
             self.kill_client(id);
         }
