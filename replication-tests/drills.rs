@@ -1005,12 +1005,8 @@ fn drill_a_gracefully_stopped_primary_rejoins_with_a_partial_resync() {
     let old_port = primary.port;
     let load = Load::start(&sentinels, &replicas[0], Acked::ByOk, Vec::new());
     let stopped = load.now();
-    // SHUTDOWN answers nothing when it goes ahead: the connection just closes.
-    let mut raw = primary.raw();
-    raw.send(b"SHUTDOWN SAVE\r\n");
     let mut primary = primary;
-    wait_for(SYNC, "the primary to save and exit", || !primary.alive());
-    let file = std::fs::read(primary.dir.path().join("dump.rdb")).expect("the primary saved");
+    let file = shutdown_save(&mut primary);
     let placeholder = hold_port(old_port);
     let new_port = await_promotion(&sentinels, old_port);
     let switched = load.now();

@@ -50,6 +50,19 @@ fn wait_caught_up(primary: &mut redis::Connection, replica: &mut redis::Connecti
     });
 }
 
+/// The file `server` saved as it exited (SHUTDOWN SAVE, or a crash after a save).
+fn file_left_by(server: &mut Server) -> Vec<u8> {
+    wait_for(SYNC, "the server to exit", || !server.alive());
+    std::fs::read(server.dir.path().join("dump.rdb")).expect("the server saved dump.rdb")
+}
+
+/// Stops `server` with SHUTDOWN SAVE (which answers nothing when it goes
+/// ahead: the connection closes) and returns the file it saved.
+fn shutdown_save(server: &mut Server) -> Vec<u8> {
+    server.raw().send(b"SHUTDOWN SAVE\r\n");
+    file_left_by(server)
+}
+
 fn digest(c: &mut redis::Connection) -> String {
     q(c, &["DEBUG", "DIGEST"])
 }
@@ -337,10 +350,7 @@ fn a_replica_over_the_soft_limit_for_its_seconds_is_disconnected() {
 #[test]
 fn a_restarted_replica_continues_partially() {
     let (primary, mut replica, mut p, _r) = synced_pair("a", &[]);
-    let mut raw = replica.raw();
-    raw.send(b"SHUTDOWN SAVE\r\n");
-    wait_for(SYNC, "the replica to save and exit", || !replica.alive());
-    let file = std::fs::read(replica.dir.path().join("dump.rdb")).expect("the replica saved");
+    let file = shutdown_save(&mut replica);
     write_mix(&mut p, "b");
     let port = primary.port.to_string();
     let again = Server::start_with_files(&["--replicaof", "127.0.0.1", &port], &[("dump.rdb", &file)]);
@@ -738,13 +748,10 @@ fn write_refusals_reach_exec_and_scripts_like_redis() {
 fn a_restarted_primary_lets_its_replica_continue_partially() {
     let (primary, _replica, mut p, mut r) = synced_pair("a", &["b"]);
     let old_id = repl_field(&mut p, "master_replid");
-    let mut raw = primary.raw();
-    raw.send(b"SHUTDOWN SAVE\r\n");
     let mut primary = primary;
-    wait_for(SYNC, "the primary to save and exit", || !primary.alive());
+    let file = shutdown_save(&mut primary);
     // It waited for its replica to have everything (its GETACK included).
     let offset = repl_field(&mut r, "master_repl_offset");
-    let file = std::fs::read(primary.dir.path().join("dump.rdb")).expect("the primary saved");
     let again = Server::start_with_files(FAST, &[("dump.rdb", &file)]);
     let mut p2 = again.conn();
     wait_loaded(&mut p2);
@@ -909,11 +916,8 @@ fn moonkv_follows_redis_through_link_drops_restarts_and_promotion() {
     wait_caught_up(&mut p, &mut r);
     assert_same(&dataset(&mut p), &dataset(&mut r), "after the partial resync");
     // A restarted moonkv replica continues partially from its file.
-    let mut raw = replica.raw();
-    raw.send(b"SHUTDOWN SAVE\r\n");
     let mut replica = replica;
-    wait_for(SYNC, "the replica to save and exit", || !replica.alive());
-    let file = std::fs::read(replica.dir.path().join("dump.rdb")).expect("the replica saved");
+    let file = shutdown_save(&mut replica);
     write_mix(&mut p, "c");
     let port = rp.port.to_string();
     let again = Server::start_with_files(&["--replicaof", "127.0.0.1", &port], &[("dump.rdb", &file)]);
@@ -1198,10 +1202,7 @@ fn scripts_of_every_kind_leave_replicas_equal_and_knowing_them() {
         .query(&mut p)
         .expect("EVALSHA in MULTI");
     wait_caught_up(&mut p, &mut l);
-    let mut raw = leaf.raw();
-    raw.send(b"SHUTDOWN SAVE\r\n");
-    wait_for(SYNC, "the leaf to save and exit", || !leaf.alive());
-    let file = std::fs::read(leaf.dir.path().join("dump.rdb")).expect("the leaf saved");
+    let file = shutdown_save(&mut leaf);
     for body in &bodies[..3] {
         let _ = redis::cmd("EVAL").arg(*body).arg(1).arg("k3").query::<redis::Value>(&mut p);
     }

@@ -131,10 +131,7 @@ fn interleavings(mode: &str) {
     assert_converged(&mut p, &[(&mid, "mid"), (&direct, "direct"), (&leaf, "leaf")], &shas);
 
     // The leaf restarts from its file and continues partially.
-    let mut raw = leaf.raw();
-    raw.send(b"SHUTDOWN SAVE\r\n");
-    wait_for(SYNC, "the leaf to save and exit", || !leaf.alive());
-    let file = std::fs::read(leaf.dir.path().join("dump.rdb")).expect("the leaf saved");
+    let file = shutdown_save(&mut leaf);
     run_kinds(&mut p, 2);
     let leaf = Server::start_with_files(&["--replicaof", "127.0.0.1", &mid.port.to_string()], &[("dump.rdb", &file)]);
     wait_for(SYNC, "the restarted leaf's link", || repl_field(&mut leaf.conn(), "master_link_status") == "up");

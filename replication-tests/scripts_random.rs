@@ -186,11 +186,7 @@ fn random_scripts_from_several_clients_while_replicas_restart_converge() {
 /// Stops `server` with SHUTDOWN SAVE (unless it was killed) and starts it
 /// again from its file as a replica of `primary_port`.
 fn restart_from_file(mut server: Server, primary_port: u16) -> Server {
-    if server.alive() {
-        server.raw().send(b"SHUTDOWN SAVE\r\n");
-    }
-    wait_for(SYNC, "the replica to save and exit", || !server.alive());
-    let file = std::fs::read(server.dir.path().join("dump.rdb")).expect("the replica saved");
+    let file = if server.alive() { shutdown_save(&mut server) } else { file_left_by(&mut server) };
     let again = Server::start_with_files(
         &["--repl-diskless-sync-delay", "0", "--replicaof", "127.0.0.1", &primary_port.to_string()],
         &[("dump.rdb", &file)],

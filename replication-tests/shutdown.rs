@@ -139,9 +139,7 @@ fn stop_primary_and_promote_its_replica() -> (u16, Vec<u8>, Server, redis::Conne
     write_mix(&mut primary.conn(), "before");
     let old_port = primary.port;
     assert_eq!(shutdown_in_thread(&primary, &["SAVE"]).join().unwrap(), None);
-    let mut primary = primary;
-    wait_for(SYNC, "the primary to exit", || !primary.alive());
-    let file = std::fs::read(primary.dir.path().join("dump.rdb")).expect("the primary saved");
+    let file = file_left_by(&mut { primary });
     let _: () = q(&mut r, &["REPLICAOF", "NO", "ONE"]);
     (old_port, file, replica, r)
 }
@@ -218,10 +216,9 @@ fn an_intermediate_replica_shuts_down_at_once_and_continues_from_its_file() {
     wait_caught_up(&mut p, &mut middle.conn());
     assert_eq!(shutdown_in_thread(&middle, &["SAVE"]).join().unwrap(), None);
     let mut middle = middle;
-    wait_for(SYNC, "the middle replica to exit", || !middle.alive());
+    let file = file_left_by(&mut middle);
     assert!(!middle.log().contains("Waiting for replicas"), "{}", middle.log());
     signal(&leaf, "-CONT");
-    let file = std::fs::read(middle.dir.path().join("dump.rdb")).expect("the middle replica saved");
     let again = Server::start_with_files(
         &["--repl-diskless-sync-delay", "0", "--replicaof", "127.0.0.1", &primary.port.to_string()],
         &[("dump.rdb", &file)],
@@ -316,9 +313,7 @@ fn a_replica_saved_with_its_link_down_continues_in_the_streams_database() {
     wait_caught_up(&mut p, &mut r);
     let _: () = q(&mut r, &["REPLICAOF", "127.0.0.1", &CLOSED_PORT.to_string()]);
     assert_eq!(shutdown_in_thread(&replica, &["SAVE"]).join().unwrap(), None);
-    let mut replica = replica;
-    wait_for(SYNC, "the replica to exit", || !replica.alive());
-    let file = std::fs::read(replica.dir.path().join("dump.rdb")).expect("the replica saved");
+    let file = file_left_by(&mut { replica });
     let again =
         Server::start_with_files(&["--replicaof", "127.0.0.1", &primary.port.to_string()], &[("dump.rdb", &file)]);
     let mut r = again.conn();
@@ -356,10 +351,8 @@ fn no_write_is_acknowledged_after_the_final_save() {
         .collect();
     let mut c = server.conn();
     wait_for(SYNC, "the writers to start", || q::<Option<i64>>(&mut c, &["GET", "n"]).unwrap_or(0) > 1000);
-    let _ = shutdown_in_thread(&server, &["SAVE"]).join();
+    let file = shutdown_save(&mut server);
     let acked = writers.into_iter().map(|w| w.join().unwrap()).max().unwrap();
-    wait_for(SYNC, "the server to exit", || !server.alive());
-    let file = std::fs::read(server.dir.path().join("dump.rdb")).expect("saved");
     let again = Server::start_with_files(&[], &[("dump.rdb", &file)]);
     let saved: i64 = q(&mut again.conn(), &["GET", "n"]);
     assert!(saved >= acked, "the file has n = {saved}, but INCR answered {acked}");
